@@ -1,0 +1,44 @@
+# Everything a fresh machine needs: `make demo` runs the main job, `make test` the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXTRAS ?= dev
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+comma := ,
+DEMO_DB ?= sqlite:///$(CURDIR)/out/demo.db
+
+.PHONY: install demo test test-all lint bench services clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip 'setuptools<81' wheel
+	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
+	touch $@
+
+install: $(STAMP)
+
+# Generate sample media with our own code, scan it into a local SQLite file, write a report.
+# Exit 3 means "some items could not be read": the samples include a text file on purpose.
+demo: install
+	mkdir -p out
+	$(BIN)/consentry --db $(DEMO_DB) samples samples
+	$(BIN)/consentry --db $(DEMO_DB) scan samples --report out/report.html; \
+	  rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 1 ] || [ $$rc -eq 3 ]
+	@echo "report: out/report.html"
+
+services:
+	bash scripts/services.sh
+
+test: install services
+	$(BIN)/ruff check consentry tests bench
+	$(BIN)/pytest -q
+
+# Slow work too: training smoke runs and the big benchmarks.
+test-all: install services
+	$(BIN)/pytest -q --run-slow
+
+bench: install
+	$(BIN)/python -m bench.run_all
+
+clean:
+	rm -rf $(VENV) out samples .pytest_cache

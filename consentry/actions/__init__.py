@@ -1,0 +1,1 @@
+"""Actions: what happens after a verdict (reports, review queue, webhooks)."""

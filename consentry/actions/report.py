@@ -1,0 +1,95 @@
+"""A self-contained HTML report of one scan. Thumbnails are blurred and greyscale unless the
+reviewer asks otherwise: a reviewer should not be exposed to abusive media by default.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageFilter, ImageOps
+
+from consentry import __version__
+from consentry.types import ItemReport, ItemStatus
+
+# Later stages add a section per item (verdict, matches, faces, timelines) by registering a
+# renderer: ItemReport -> HTML fragment (already escaped).
+SECTION_RENDERERS: list[Callable[[ItemReport], str]] = []
+
+_CSS = """
+body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:6px;
+vertical-align:top;text-align:left}th{background:#f4f4f4}.error{color:#a00}.flagged{color:#a60}
+img.thumb{max-width:160px;max-height:160px;border-radius:4px}code{font-size:12px;word-break:break-all}
+.summary span{display:inline-block;margin-right:2em}
+"""
+
+
+def protect(jpeg: bytes, *, blur: bool) -> bytes:
+    if not blur:
+        return jpeg
+    img = Image.open(io.BytesIO(jpeg))
+    img = ImageOps.grayscale(img).filter(ImageFilter.GaussianBlur(radius=max(img.size) / 40))
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=70)
+    return out.getvalue()
+
+
+def write_report(path: Path, reports: list[ItemReport], scan_id: int, *, blur: bool = True) -> None:
+    path.write_text(render(reports, scan_id, blur=blur), encoding="utf-8")
+
+
+def render(reports: list[ItemReport], scan_id: int, *, blur: bool = True) -> str:
+    n_err = sum(r.status is ItemStatus.ERROR for r in reports)
+    n_flag = sum(r.flagged for r in reports)
+    rows = "\n".join(_row(r, blur) for r in reports)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    note = "Thumbnails are blurred and greyscale." if blur else "Thumbnails are NOT blurred."
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Consentry scan {scan_id}</title>
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<style>{_CSS}</style></head><body>
+<h1>Consentry scan {scan_id}</h1>
+<p class="summary"><span>{len(reports)} items</span><span>{n_err} could not be read</span>
+<span>{n_flag} flagged</span><span>{stamp}</span><span>consentry {__version__}</span></p>
+<p>{note}</p>
+<table><thead><tr><th>preview</th><th>item</th><th>hashes</th><th>findings</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table></body></html>
+"""
+
+
+def _row(report: ItemReport, blur: bool) -> str:
+    data = report.as_json()
+    thumb = ""
+    if report.thumbnail_jpeg:
+        b64 = base64.b64encode(protect(report.thumbnail_jpeg, blur=blur)).decode()
+        thumb = f'<img class="thumb" alt="preview" src="data:image/jpeg;base64,{b64}">'
+    css = "error" if report.status is ItemStatus.ERROR else ("flagged" if report.flagged else "")
+    media = data.get("media") or {}
+    desc = [f"<b>{html.escape(str(report.path))}</b>",
+            f"{html.escape(str(data.get('kind') or '?'))} · {html.escape(data['status'])}"]
+    if media:
+        desc.append(html.escape(f"{media.get('container')} {media.get('width')}x{media.get('height')}"
+                                + (f" {media['duration']:.1f}s" if media.get("duration") else "")))
+    if report.error:
+        desc.append(f'<span class="error">{html.escape(report.error)}</span>')
+    hashes = [f"md5 <code>{report.md5}</code>" if report.md5 else ""]
+    if pdq := data.get("pdq"):
+        hashes.append(f"pdq <code>{pdq['hash']}</code> q{pdq['quality']}")
+    if vpdq := data.get("vpdq"):
+        hashes.append(f"vpdq: {len(vpdq)} frames")
+    sections = "".join(renderer(report) for renderer in SECTION_RENDERERS)
+    return (f'<tr class="{css}"><td>{thumb}</td><td>{"<br>".join(desc)}</td>'
+            f'<td>{"<br>".join(h for h in hashes if h)}</td><td>{sections}</td></tr>')
+
+
+def json_block(value: Any) -> str:
+    return f"<pre>{html.escape(json.dumps(value, indent=1, default=str))}</pre>"

@@ -1,0 +1,59 @@
+"""``consentry scans``: list past scans and print their stored items."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from consentry.cli.common import common_options, emit, fail, handle_errors, state
+from consentry.store import scans as scan_store
+from consentry.store.models import Scan
+
+
+@click.group("scans")
+def command() -> None:
+    """Past scans and their results."""
+
+
+@command.command("list")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@common_options
+@handle_errors
+def list_cmd(limit: int) -> None:
+    """The most recent scans."""
+    with state().database().session() as session:
+        rows = [_scan_json(s) for s in scan_store.list_scans(session, limit)]
+    if state().json:
+        for row in rows:
+            emit(row)
+        return
+    table = Table("id", "started", "items", "errors", "flagged")
+    for row in rows:
+        table.add_row(str(row["scan_id"]), str(row["started_at"])[:19], str(row["n_items"]),
+                      str(row["n_errors"]), str(row["n_flagged"]))
+    Console().print(table)
+
+
+@command.command("show")
+@click.argument("scan_id", type=int)
+@common_options
+@handle_errors
+def show_cmd(scan_id: int) -> None:
+    """The stored result of every item of one scan (JSON Lines with --json)."""
+    with state().database().session() as session:
+        if session.get(Scan, scan_id) is None:
+            fail(f"no scan with id {scan_id}")
+        results = [item.result for item in scan_store.scan_items(session, scan_id)]
+    for result in results:
+        if state().json:
+            emit(result)
+        else:
+            sys.stdout.write(f"{result.get('status')}\t{result.get('kind')}\t{result.get('path')}\n")
+
+
+def _scan_json(scan: Scan) -> dict:
+    return {"scan_id": scan.id, "started_at": scan.started_at, "finished_at": scan.finished_at,
+            "n_items": scan.n_items, "n_errors": scan.n_errors, "n_flagged": scan.n_flagged}

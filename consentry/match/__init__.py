@@ -1,0 +1,1 @@
+"""Matching: hash banks and the likeness registry, each with its own index."""

@@ -1,0 +1,1 @@
+"""Safe media handling: identify by content, decode within limits, sample frames."""

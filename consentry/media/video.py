@@ -1,0 +1,121 @@
+"""Decode videos with PyAV (FFmpeg) within limits on claimed duration, frames and wall time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from consentry.errors import LimitExceeded, MediaError
+from consentry.settings import Limits
+from consentry.types import MediaInfo, MediaKind
+
+_OPEN_OPTIONS = {"probesize": str(20 * 1024 * 1024), "analyzeduration": str(20_000_000)}
+
+
+@dataclass
+class VideoFrame:
+    """A decoded frame; the RGB conversion (the costly part) happens only when asked for."""
+
+    index: int
+    timestamp: float  # seconds, index / fps, as Meta's vPDQ reports it
+    pts_time: float | None
+    _frame: av.VideoFrame
+    _rgb: np.ndarray | None = None
+
+    @property
+    def rgb(self) -> np.ndarray:
+        if self._rgb is None:
+            self._rgb = self._frame.to_ndarray(format="rgb24")
+        return self._rgb
+
+    def rgb_scaled(self, max_side: int) -> np.ndarray:
+        """RGB scaled down (by FFmpeg's swscale) so the longer side is at most ``max_side``."""
+        w, h = self._frame.width, self._frame.height
+        scale = max_side / max(w, h)
+        if scale >= 1.0:
+            return self.rgb
+        size = (max(2, round(w * scale)), max(2, round(h * scale)))
+        return self._frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
+
+
+@contextmanager
+def open_video(path: Path, fmt: str, limits: Limits) -> Iterator[tuple[av.container.InputContainer, MediaInfo]]:  # noqa: E501
+    try:
+        container = av.open(str(path), mode="r", options=_OPEN_OPTIONS, timeout=30.0)
+    except av.FFmpegError as exc:
+        raise MediaError(f"not a readable {fmt} video: {exc}", code="corrupt") from exc
+    try:
+        info = _probe(container, fmt, limits)
+        yield container, info
+    finally:
+        container.close()
+
+
+def _probe(container: av.container.InputContainer, fmt: str, limits: Limits) -> MediaInfo:
+    if not container.streams.video:
+        raise MediaError(f"{fmt} file holds no video stream", code="corrupt")
+    stream = container.streams.video[0]
+    ctx = stream.codec_context
+    width, height = int(ctx.width or 0), int(ctx.height or 0)
+    if width <= 0 or height <= 0:
+        raise MediaError("video stream declares no frame size", code="corrupt")
+    if width * height > limits.max_pixels:
+        raise LimitExceeded(f"video frames of {width}x{height} exceed the pixel limit")
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    fps = float(rate) if rate else None
+    duration = None
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration = container.duration / av.time_base
+    if duration is not None and duration > limits.max_duration_s:
+        raise LimitExceeded(
+            f"video claims to last {duration / 3600:.1f} h, over the limit of "
+            f"{limits.max_duration_s / 3600:.1f} h (raise --max-duration to allow)"
+        )
+    frames = int(stream.frames) if stream.frames else None
+    if frames is not None and frames > limits.max_frames:
+        raise LimitExceeded(f"video claims {frames:,} frames, over the limit of {limits.max_frames:,}")
+    return MediaInfo(
+        kind=MediaKind.VIDEO,
+        container=fmt,
+        codec=ctx.name,
+        width=width,
+        height=height,
+        duration=duration,
+        fps=fps,
+        frame_count=frames,
+    )
+
+
+def iter_frames(
+    container: av.container.InputContainer, info: MediaInfo, limits: Limits
+) -> Iterator[VideoFrame]:
+    """Every frame in decode order, numbered from 0, with time and frame-count limits."""
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    fps = info.fps or 25.0
+    started = time.monotonic()
+    index = 0
+    try:
+        for frame in container.decode(stream):
+            if index >= limits.max_frames:
+                raise LimitExceeded(f"video has more than {limits.max_frames:,} frames")
+            if time.monotonic() - started > limits.max_decode_s:
+                raise LimitExceeded(
+                    f"decoding took longer than {limits.max_decode_s:.0f} s "
+                    f"(stopped at frame {index}; raise --max-decode-seconds to allow)"
+                )
+            pts_time = float(frame.time) if frame.time is not None else None
+            yield VideoFrame(index, index / fps, pts_time, frame)
+            index += 1
+    except av.FFmpegError as exc:
+        raise MediaError(f"video data is corrupt after frame {index}: {exc}", code="corrupt") from exc
+    if index == 0:
+        raise MediaError("video has no decodable frames (truncated or corrupt)", code="corrupt")

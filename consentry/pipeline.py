@@ -1,0 +1,162 @@
+"""The one pipeline: decode an item once, run the signals on it, then match, decide, store.
+
+``analyse`` is pure (no database) and runs in worker processes; ``Finaliser`` runs in the
+main process, where the indexes and the database connection live.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from pathlib import Path
+from typing import Any
+
+from consentry.errors import MediaError, SignalError, UnsupportedMedia
+from consentry.media import image as image_media
+from consentry.media import video as video_media
+from consentry.media.sniff import sniff
+from consentry.settings import ScanSettings
+from consentry.signals.base import FrameConsumer, ItemContext, Signal
+from consentry.types import Frame, ItemReport, MediaInfo, MediaKind
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1024 * 1024
+# Images are decoded from memory; bigger files are refused before reading them whole.
+MAX_IMAGE_FILE_BYTES = 512 * 1024 * 1024
+
+
+class Analyser:
+    """Decodes items and runs the chosen signals on them (one per process)."""
+
+    def __init__(self, settings: ScanSettings, signal_classes: list[type[Signal]]) -> None:
+        self.settings = settings
+        self.signals: list[Signal] = [cls() for cls in signal_classes]
+        for signal in self.signals:
+            signal.setup(settings)
+
+    def analyse(self, path: Path) -> ItemReport:
+        report = ItemReport(path=path)
+        try:
+            self._analyse(path, report)
+        except MediaError as exc:
+            report.fail(exc.code, str(exc))
+        except OSError as exc:
+            report.fail("unreadable", f"cannot read: {exc.strerror or exc}")
+        except MemoryError:
+            report.fail("limit_exceeded", "ran out of memory decoding this item")
+        return report
+
+    def _analyse(self, path: Path, report: ItemReport) -> None:
+        limits = self.settings.limits
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+            report.size = fh.seek(0, io.SEEK_END)
+            if report.size == 0:
+                raise MediaError("empty file (0 bytes)", code="empty")
+            if report.size > limits.max_file_bytes:
+                raise MediaError(
+                    f"file of {report.size:,} bytes is over the limit of {limits.max_file_bytes:,}",
+                    code="limit_exceeded",
+                )
+            sniffed = sniff(head)
+            keep = sniffed is not None and sniffed.kind is MediaKind.IMAGE
+            data = _digest(fh, report, keep=keep and report.size <= MAX_IMAGE_FILE_BYTES)
+        if sniffed is None:
+            raise UnsupportedMedia(
+                "not a recognised image or video (identified by content, not by name)"
+            )
+        if sniffed.kind is MediaKind.IMAGE:
+            if data is None:
+                raise MediaError("image file is too large to decode", code="limit_exceeded")
+            img = image_media.open_image(data, sniffed.format, limits)
+            if sniffed.format == "gif" and image_media.frame_count(img) > 1:
+                self._analyse_video(path, "gif", report)  # animated GIFs are videos
+            else:
+                self._analyse_image(img, sniffed.format, report)
+        else:
+            self._analyse_video(path, sniffed.format, report)
+
+    def _applicable(self, kind: MediaKind) -> list[Signal]:
+        return [s for s in self.signals if kind in s.kinds]
+
+    def _analyse_image(self, img: Any, fmt: str, report: ItemReport) -> None:
+        rgb = image_media.decode_rgb(img, fast_jpeg=self.settings.fast_jpeg)
+        report.kind = MediaKind.IMAGE
+        width, height = img.size
+        report.info = MediaInfo(MediaKind.IMAGE, fmt, fmt, width, height)
+        frame = Frame(0, 0.0, rgb)
+        ctx = ItemContext(report.path, report.info, self.settings, report.results)
+        for signal in self._applicable(MediaKind.IMAGE):
+            try:
+                report.results[signal.name] = signal.compute_image(frame, ctx)
+            except SignalError as exc:
+                report.signal_errors[signal.name] = str(exc)
+        if self.settings.thumbnails:
+            report.thumbnail_jpeg = make_thumbnail(rgb)
+
+    def _analyse_video(self, path: Path, fmt: str, report: ItemReport) -> None:
+        limits = self.settings.limits
+        with video_media.open_video(path, fmt, limits) as (container, info):
+            report.kind = MediaKind.VIDEO
+            report.info = info
+            ctx = ItemContext(path, info, self.settings, report.results)
+            consumers: list[tuple[Signal, FrameConsumer]] = [
+                (s, s.video_consumer(ctx)) for s in self._applicable(MediaKind.VIDEO)
+            ]
+            frames_seen = 0
+            error: MediaError | None = None
+            try:
+                for frame in video_media.iter_frames(container, info, limits):
+                    frames_seen += 1
+                    shared: dict[str, Any] = {}
+                    for signal, consumer in consumers:
+                        if signal.name in report.signal_errors:
+                            continue
+                        if consumer.wants(frame.index, frame.timestamp):
+                            try:
+                                consumer.add(frame, shared)
+                            except SignalError as exc:
+                                report.signal_errors[signal.name] = str(exc)
+                    if self.settings.thumbnails and report.thumbnail_jpeg is None:
+                        report.thumbnail_jpeg = make_thumbnail(frame.rgb_scaled(640))
+            except MediaError as exc:
+                if frames_seen == 0:
+                    raise
+                error = exc  # keep what the readable part gave, and say the rest is bad
+            for signal, consumer in consumers:
+                if signal.name in report.signal_errors:
+                    continue
+                try:
+                    report.results[signal.name] = consumer.finish()
+                except SignalError as exc:
+                    report.signal_errors[signal.name] = str(exc)
+            if info.frame_count is None:
+                report.info = MediaInfo(**{**info.__dict__, "frame_count": frames_seen})
+            if error is not None:
+                report.fail(error.code, str(error))
+
+
+def _digest(fh: io.BufferedReader, report: ItemReport, *, keep: bool) -> bytes | None:
+    md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+    fh.seek(0)
+    chunks: list[bytes] = []
+    while chunk := fh.read(_CHUNK):
+        md5.update(chunk)
+        sha256.update(chunk)
+        if keep:
+            chunks.append(chunk)
+    report.md5, report.sha256 = md5.hexdigest(), sha256.hexdigest()
+    return b"".join(chunks) if keep else None
+
+
+def make_thumbnail(rgb: Any, max_side: int = 320) -> bytes:
+    from PIL import Image
+
+    img = Image.fromarray(rgb)
+    img.thumbnail((max_side, max_side))
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=80)
+    return out.getvalue()
+

@@ -1,0 +1,106 @@
+"""Run the analyser over many paths, in worker processes, so that one bad file never stops
+a batch: a decoder that crashes its process is reported for that item and the pool restarts.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from consentry.pipeline import Analyser
+from consentry.settings import ScanSettings
+from consentry.signals.base import Signal
+from consentry.types import ItemReport
+
+_worker: Analyser | None = None
+
+
+def _init_worker(settings: ScanSettings, signal_classes: list[type[Signal]]) -> None:
+    global _worker
+    _worker = Analyser(settings, signal_classes)
+
+
+def _analyse_in_worker(path: Path) -> ItemReport:
+    assert _worker is not None
+    return _worker.analyse(path)
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def analyse_all(
+    paths: Iterable[Path],
+    settings: ScanSettings,
+    signal_classes: list[type[Signal]],
+    workers: int,
+) -> Iterator[ItemReport]:
+    """Yield a report per path, in input order."""
+    if workers <= 1:
+        analyser = Analyser(settings, signal_classes)
+        for path in paths:
+            yield analyser.analyse(path)
+        return
+    yield from _pooled(iter(paths), settings, signal_classes, workers)
+
+
+def _pooled(
+    paths: Iterator[Path],
+    settings: ScanSettings,
+    signal_classes: list[type[Signal]],
+    workers: int,
+) -> Iterator[ItemReport]:
+    ctx = multiprocessing.get_context("fork")
+    window = workers * 4
+    pending: deque[tuple[Path, Future[ItemReport]]] = deque()
+    retry: deque[Path] = deque()  # in flight when a worker died: run again, one at a time
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(settings, signal_classes))
+
+    pool = new_pool()
+    try:
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < window:
+                try:
+                    path = next(paths)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending.append((path, pool.submit(_analyse_in_worker, path)))
+            if not pending:
+                break
+            path, future = pending.popleft()
+            try:
+                yield future.result()
+            except BrokenProcessPool:
+                retry.append(path)
+                retry.extend(p for p, _ in pending)
+                pending.clear()
+                pool.shutdown(cancel_futures=True)
+                yield from _isolate(retry, pool_factory=new_pool)
+                pool = new_pool()
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _isolate(paths: deque[Path], pool_factory) -> Iterator[ItemReport]:  # type: ignore[no-untyped-def]
+    """Re-run items one by one so that only the one that crashes is blamed."""
+    while paths:
+        path = paths.popleft()
+        pool = pool_factory()
+        try:
+            yield pool.submit(_analyse_in_worker, path).result()
+        except BrokenProcessPool:
+            report = ItemReport(path=path)
+            report.fail("decoder_crash", "the decoder crashed on this file (corrupt or hostile)")
+            yield report
+        finally:
+            pool.shutdown(cancel_futures=True)

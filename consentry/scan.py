@@ -1,0 +1,91 @@
+"""``scan``: walk paths, analyse each item, match, decide and store it. The CLI, the HTTP
+service and the batch runner all call ``run_scan``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from consentry.match.base import Matcher
+from consentry.match.registry import matcher_classes
+from consentry.media.walk import walk
+from consentry.policy.base import FlagOnMatchPolicy, Policy
+from consentry.runner import analyse_all
+from consentry.settings import ScanSettings
+from consentry.signals import registry
+from consentry.store import scans as scan_store
+from consentry.store.db import Database
+from consentry.types import ItemReport, ItemStatus
+
+
+@dataclass
+class ScanSummary:
+    scan_id: int
+    n_items: int = 0
+    n_errors: int = 0
+    n_flagged: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        if self.n_flagged:
+            return 1
+        return 3 if self.n_errors else 0
+
+
+def run_scan(
+    paths: list[Path],
+    settings: ScanSettings,
+    db: Database,
+    *,
+    workers: int = 1,
+    policy: Policy | None = None,
+    on_item: Callable[[ItemReport], None] | None = None,
+) -> ScanSummary:
+    signal_classes = registry.resolve(settings.signals)
+    matchers = [m for cls in matcher_classes() if (m := cls.load(db)) is not None]
+    policy = policy or FlagOnMatchPolicy()
+    run_settings = asdict(settings) | {"signals": [c.name for c in signal_classes],
+                                       "paths": [str(p) for p in paths]}
+    with db.session() as session:
+        scan_id = scan_store.start_scan(session, run_settings)
+    summary = ScanSummary(scan_id)
+    for report in _reports(paths, settings, signal_classes, workers):
+        finalise(report, db, scan_id, matchers, policy)
+        summary.n_items += 1
+        summary.n_errors += report.status is ItemStatus.ERROR
+        summary.n_flagged += report.flagged
+        if on_item:
+            on_item(report)
+    with db.session() as session:
+        scan_store.finish_scan(session, scan_id, summary.n_items, summary.n_errors,
+                               summary.n_flagged)
+    return summary
+
+
+def _reports(paths: list[Path], settings: ScanSettings, signal_classes: list, workers: int
+             ) -> Iterator[ItemReport]:
+    """Walk problems (missing paths, loops, pipes) are reported first, then every file."""
+    readable: list[Path] = []
+    for entry in walk(paths):
+        if entry.problem is None:
+            readable.append(entry.path)
+        else:
+            report = ItemReport(path=entry.path)
+            report.fail(entry.problem_code or "unreadable", entry.problem)
+            yield report
+    yield from analyse_all(readable, settings, signal_classes, workers)
+
+
+def finalise(report: ItemReport, db: Database, scan_id: int, matchers: list[Matcher],
+             policy: Policy) -> None:
+    with db.session() as session:
+        item = scan_store.add_item(session, scan_id, report)
+        report.item_id = item.id
+        if report.status is ItemStatus.OK or report.results:
+            for matcher in matchers:
+                if not matcher.inputs or any(i in report.results for i in matcher.inputs):
+                    matcher.match(report, session)
+        policy.decide(report)
+        scan_store.finish_item(item, report)

@@ -1,0 +1,42 @@
+"""Scan settings: limits that keep hostile input from hurting us, and sampling rates."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+DB_ENV = "CONSENTRY_DB"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Safe defaults; every one can be raised on the command line."""
+
+    max_pixels: int = 100_000_000  # per image / per frame (a 40000x40000 bomb is 1.6e9)
+    max_file_bytes: int = 4 * 1024**3
+    max_duration_s: float = 4 * 3600.0  # videos claiming more are refused before decoding
+    max_decode_s: float = 300.0  # wall-clock budget for decoding one item
+    max_frames: int = 200_000
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    limits: Limits = field(default_factory=Limits)
+    video_fps: float | None = 1.0  # vPDQ sampling rate; None = every frame
+    dihedral: bool = False
+    signals: tuple[str, ...] | None = None  # None = every installed signal
+    fast_jpeg: bool = True  # PIL draft decode for hashing large JPEGs (see docs/performance.md)
+    thumbnails: bool = False  # only made when a report is asked for
+    retain_media: bool = False  # privacy by default: store hashes, not media
+
+
+def default_db_url() -> str:
+    data_dir = Path(platformdirs.user_data_dir("consentry", appauthor=False))
+    return f"sqlite:///{data_dir / 'consentry.db'}"
+
+
+def resolve_db_url(cli_value: str | None) -> str:
+    return cli_value or os.environ.get(DB_ENV) or default_db_url()

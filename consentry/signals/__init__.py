@@ -1,0 +1,1 @@
+"""Signals: each one a plugin behind the small interface in ``base.py``."""

@@ -1,0 +1,59 @@
+"""The ``hash`` signal: PDQ for images (optionally all 8 dihedral hashes), vPDQ for videos.
+
+vPDQ follows Meta's definition: PDQ of each sampled frame at full resolution, with the frame
+number, quality and timestamp (frame / fps); sampling keeps frames whose number is a multiple
+of int(fps * seconds_per_hash), or every frame.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consentry.signals import pdq
+from consentry.signals.base import EveryNthFrame, FrameConsumer, ItemContext, SampledFrame, Signal
+from consentry.types import Frame, SignalResult
+
+
+class HashSignal(Signal):
+    name = "hash"
+    version = "1"
+    description = "PDQ (images) and vPDQ (videos), Meta-compatible perceptual hashes"
+
+    def compute_image(self, frame: Frame, ctx: ItemContext) -> SignalResult:
+        if ctx.settings.dihedral:
+            hashes = pdq.compute_dihedral(frame.rgb)
+            first = hashes[0]
+            fields: dict[str, Any] = {
+                "pdq": {"hash": first.hex, "quality": first.quality},
+                "pdq_dihedral": [
+                    {"transform": name, "hash": h.hex, "quality": h.quality}
+                    for name, h in zip(pdq.DIHEDRAL_NAMES, hashes, strict=True)
+                ],
+            }
+        else:
+            first = pdq.compute(frame.rgb)
+            fields = {"pdq": {"hash": first.hex, "quality": first.quality}}
+        return self.result(fields)
+
+    def video_consumer(self, ctx: ItemContext) -> FrameConsumer:
+        return _VpdqConsumer(self, ctx)
+
+
+class _VpdqConsumer(FrameConsumer):
+    def __init__(self, signal: HashSignal, ctx: ItemContext) -> None:
+        self.signal = signal
+        self.sampler = EveryNthFrame(ctx.info.fps, ctx.settings.video_fps)
+        self.frames: list[dict[str, Any]] = []
+
+    def wants(self, index: int, timestamp: float) -> bool:
+        return self.sampler(index, timestamp)
+
+    def add(self, frame: SampledFrame, shared: dict[str, Any]) -> None:
+        h = pdq.compute(frame.rgb)
+        self.frames.append(
+            {"frame": frame.index, "quality": h.quality, "hash": h.hex,
+             "timestamp": round(frame.timestamp, 3)}
+        )
+
+    def finish(self) -> SignalResult:
+        return self.signal.result({"vpdq": self.frames})

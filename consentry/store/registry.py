@@ -1,0 +1,6 @@
+"""Imports every module that defines tables, so ``metadata`` holds the whole schema."""
+
+from consentry.store import models  # noqa: F401
+from consentry.store.models import Base
+
+metadata = Base.metadata

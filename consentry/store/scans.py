@@ -1,0 +1,75 @@
+"""Recording scans and their items (the store side of ``consentry scan``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consentry import __version__
+from consentry.store.models import Item, ItemHash, Scan, utcnow
+from consentry.types import ItemReport
+
+
+def start_scan(session: Session, settings: dict[str, Any]) -> int:
+    scan = Scan(settings=settings, consentry_version=__version__)
+    session.add(scan)
+    session.flush()
+    return scan.id
+
+
+def add_item(session: Session, scan_id: int, report: ItemReport) -> Item:
+    item = Item(
+        scan_id=scan_id,
+        path=str(report.path),
+        kind=report.kind.value if report.kind else None,
+        status=report.status.value,
+        error_code=report.error_code,
+        error=report.error,
+        size=report.size,
+        md5=report.md5,
+        sha256=report.sha256,
+        media=report.info.as_json() if report.info else None,
+        result={},
+    )
+    for row in _hash_rows(report):
+        item.hashes.append(row)
+    session.add(item)
+    session.flush()
+    return item
+
+
+def finish_item(item: Item, report: ItemReport) -> None:
+    item.result = report.as_json()
+    item.flagged = report.flagged
+    item.status = report.status.value
+
+
+def _hash_rows(report: ItemReport) -> list[ItemHash]:
+    fields: dict[str, Any] = {}
+    for result in report.results.values():
+        fields.update(result.fields)
+    rows = []
+    if pdq := fields.get("pdq"):
+        rows.append(ItemHash(signal="pdq", hash=pdq["hash"], quality=pdq["quality"]))
+    for frame in fields.get("vpdq") or []:
+        rows.append(ItemHash(signal="vpdq", hash=frame["hash"], quality=frame["quality"],
+                             frame=frame["frame"], timestamp=frame["timestamp"]))
+    return rows
+
+
+def finish_scan(session: Session, scan_id: int, n_items: int, n_errors: int, n_flagged: int) -> None:
+    scan = session.get(Scan, scan_id)
+    assert scan is not None
+    scan.finished_at = utcnow()
+    scan.n_items, scan.n_errors, scan.n_flagged = n_items, n_errors, n_flagged
+
+
+def list_scans(session: Session, limit: int = 50) -> Sequence[Scan]:
+    return session.scalars(select(Scan).order_by(Scan.id.desc()).limit(limit)).all()
+
+
+def scan_items(session: Session, scan_id: int) -> Sequence[Item]:
+    return session.scalars(select(Item).where(Item.scan_id == scan_id).order_by(Item.id)).all()

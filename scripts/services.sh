@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Start the services the tests talk to (PostgreSQL), installing them where missing.
+# Machines of this project's kind run PostgreSQL already; a bare Debian machine gets it here.
+set -euo pipefail
+
+pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+
+if ! command -v pg_isready >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "services: PostgreSQL is not installed; PostgreSQL tests will be skipped" >&2
+    exit 0
+  fi
+fi
+
+if ! pg_ready; then
+  version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+  if [ -n "$version" ]; then
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  fi
+  for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
+fi
+
+if pg_ready; then
+  # A database of our own, so tests never touch anyone else's data.
+  if ! psql -h 127.0.0.1 -U postgres -tAc "select 1 from pg_database where datname='consentry_test'" | grep -q 1; then
+    psql -h 127.0.0.1 -U postgres -qc "create database consentry_test" || true
+  fi
+  echo "services: PostgreSQL ready on 127.0.0.1:5432 (database consentry_test)"
+else
+  echo "services: PostgreSQL did not start; PostgreSQL tests will be skipped" >&2
+fi

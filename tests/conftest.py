@@ -1,0 +1,103 @@
+"""Shared fixtures: the ../shared reference data, databases (SQLite and PostgreSQL), CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("CONSENTRY_SHARED", ROOT.parent / "shared"))
+THREATEXCHANGE = SHARED / "reference" / "threatexchange"
+DEEPFAKE_DEV = SHARED / "data" / "deepfake-dev"
+DFDC_FACES = SHARED / "data" / "dfdc-faces"
+PG_URL = os.environ.get("CONSENTRY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/consentry_test")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", help="run tests marked slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --run-slow (make test-all)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def need(path: Path) -> Path:
+    """Skip (with the reason) when ../shared data is absent, as in a user's clone."""
+    if not path.exists():
+        pytest.skip(f"needs shared data at {path} (present in CI and developer machines)")
+    return path
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'consentry.db'}"
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh schema-isolated PostgreSQL database for one test."""
+    if not _pg_available():
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL} (make services starts it)")
+    import psycopg
+
+    name = f"consentry_t_{uuid.uuid4().hex[:10]}"
+    base = PG_URL.rsplit("/", 1)[0]
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'consentry.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+class CliResult:
+    def __init__(self, proc: subprocess.CompletedProcess[str]) -> None:
+        self.code = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+
+    @property
+    def lines(self) -> list[dict]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def run_cli(sqlite_url: str):  # type: ignore[no-untyped-def]
+    """Run the real ``consentry`` command in a subprocess (the way users script it)."""
+
+    def run(*args: str, db: str | None = None, timeout: float = 300, **kw) -> CliResult:  # type: ignore[no-untyped-def]
+        cmd = [sys.executable, "-m", "consentry", "--db", db or sqlite_url, *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+        return CliResult(proc)
+
+    return run
