@@ -22,6 +22,8 @@ from consentry.types import ItemReport, ItemStatus
 # renderer: ItemReport -> HTML fragment (already escaped).
 SECTION_RENDERERS: list[Callable[[ItemReport], str]] = []
 
+# No scripts, no network: the report opens safely from an e-mail or a case file.
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:6px;
@@ -53,7 +55,7 @@ def render(reports: list[ItemReport], scan_id: int, *, blur: bool = True) -> str
     note = "Thumbnails are blurred and greyscale." if blur else "Thumbnails are NOT blurred."
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Consentry scan {scan_id}</title>
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy" content="{_CSP}">
 <style>{_CSS}</style></head><body>
 <h1>Consentry scan {scan_id}</h1>
 <p class="summary"><span>{len(reports)} items</span><span>{n_err} could not be read</span>

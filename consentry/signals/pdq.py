@@ -13,7 +13,7 @@ import pdqhash
 
 HEX_LEN = 64
 # Meta's dihedral order: original, rotate 90, 180, 270, flip x, flip y, flip +1, flip -1.
-DIHEDRAL_NAMES = ("original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flip+1", "flip-1")  # noqa: E501
+DIHEDRAL_NAMES = ("original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flip+1", "flip-1")
 
 
 @dataclass(frozen=True)

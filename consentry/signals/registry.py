@@ -57,6 +57,6 @@ def resolve(requested: tuple[str, ...] | None) -> list[type[Signal]]:
         cls = signal_class(name)
         missing = [r for r in cls.requires if r not in requested]
         if missing:
-            raise ConfigError(f"signal {name!r} needs {', '.join(missing)} too (add it to --signals)")  # noqa: E501
+            raise ConfigError(f"signal {name!r} needs {', '.join(missing)} too (add it to --signals)")
         chosen.append(cls)
     return chosen

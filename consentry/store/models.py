@@ -58,7 +58,7 @@ class Item(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     scan: Mapped[Scan] = relationship(back_populates="items")
-    hashes: Mapped[list[ItemHash]] = relationship(back_populates="item", cascade="all, delete-orphan")  # noqa: E501
+    hashes: Mapped[list[ItemHash]] = relationship(back_populates="item", cascade="all, delete-orphan")
 
 
 class ItemHash(Base):
