@@ -26,6 +26,7 @@ class Limits:
 class ScanSettings:
     limits: Limits = field(default_factory=Limits)
     video_fps: float | None = 1.0  # vPDQ sampling rate; None = every frame
+    faces_fps: float = 2.0  # video frames per second the faces signal (and its readers) sample
     dihedral: bool = False
     signals: tuple[str, ...] | None = None  # None = every installed signal
     fast_jpeg: bool = True  # PIL draft decode for hashing large JPEGs (see docs/performance.md)

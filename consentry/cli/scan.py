@@ -32,6 +32,8 @@ def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  
 @click.option("--every-frame", is_flag=True, help="Hash every video frame (vPDQ).")
 @click.option("--video-fps", type=click.FloatRange(min=0.001), default=1.0, show_default=True,
               help="Video frames hashed per second.")
+@click.option("--faces-fps", type=click.FloatRange(min=0.001), default=2.0, show_default=True,
+              help="Video frames searched for faces per second.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: one per core).")
 @click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -50,7 +52,7 @@ def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  
 @common_options
 @handle_errors
 def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, dihedral: bool,
-            every_frame: bool, video_fps: float, workers: int | None,
+            every_frame: bool, video_fps: float, faces_fps: float, workers: int | None,
             report_path: Path | None, no_blur: bool, max_pixels: int, max_duration: float,
             max_decode_seconds: float, max_file_size: int, full_decode: bool) -> None:
     """Scan images, videos and folders; store and print what was found.
@@ -63,6 +65,7 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, dihedral: 
         limits=Limits(max_pixels=max_pixels, max_file_bytes=max_file_size,
                       max_duration_s=max_duration, max_decode_s=max_decode_seconds),
         video_fps=None if every_frame else video_fps,
+        faces_fps=faces_fps,
         dihedral=dihedral,
         signals=signals,
         fast_jpeg=not full_decode,

@@ -27,6 +27,10 @@ class FaceDetection:
     pose: dict[str, float] = field(default_factory=dict)  # rough yaw/roll in degrees
     matchable: bool = True  # large and sharp enough to embed and match
     embedding: np.ndarray | None = None  # 128-D descriptor when computed
+    # Added by the faces signal (defaults keep older constructors working):
+    chip: np.ndarray | None = None  # 150x150 RGB aligned crop (memory only, for the descriptor)
+    quality: float = 0.0  # ranking score within a track (size, sharpness, frontalness)
+    score: float = 0.0  # detector confidence (HOG margin)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from consentry.signals.base import Signal
 # name -> "module:Class". A signal must come after every signal it ``requires``.
 SIGNALS: dict[str, str] = {
     "hash": "consentry.signals.hashes:HashSignal",
+    "faces": "consentry.signals.faces.signal:FacesSignal",
 }
 
 

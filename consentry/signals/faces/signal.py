@@ -1,0 +1,111 @@
+"""The ``faces`` signal: faces of images and of sampled video frames, joined into tracks.
+
+Output: ``faces: [{track, frames, box, landmarks, size, sharpness, pose, matchable}]`` (for a
+video, per track: the span of frames it covers and its best face's geometry). The payload
+(``FacesPayload``) keeps the aligned crops of each track's few best faces for the likeness
+matcher; descriptors are computed there, only when someone is enrolled, and never leave
+memory.
+
+Other signals that need the faces of a frame (``requires=("faces",)``) sample the same
+frames with ``faces_sampler(ctx)`` and read ``shared["faces"]`` in their ``add``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consentry.signals.base import EveryNthFrame, FrameConsumer, ItemContext, SampledFrame, Signal
+from consentry.signals.face_types import FaceDetection, FacesPayload, FaceTrack
+from consentry.signals.faces import models
+from consentry.signals.faces.detector import FaceFinder, FinderSettings
+from consentry.signals.faces.tracking import Tracker
+from consentry.types import Frame, SignalResult
+
+DEFAULT_FPS = 2.0
+KEEP_BEST = 3  # faces per track kept for matching
+
+
+def faces_fps(ctx: ItemContext) -> float:
+    return float(getattr(ctx.settings, "faces_fps", None) or DEFAULT_FPS)
+
+
+def faces_sampler(ctx: ItemContext) -> EveryNthFrame:
+    """The frames the faces signal looks at (for signals that read ``shared["faces"]``)."""
+    return EveryNthFrame(ctx.info.fps, faces_fps(ctx))
+
+
+class FacesSignal(Signal):
+    name = "faces"
+    version = "1"
+    description = "faces (dlib HOG + 5 landmarks), tracked across video frames, graded for matching"
+
+    def __init__(self, settings: FinderSettings | None = None) -> None:
+        self.finder_settings = settings or FinderSettings()
+        self.finder: FaceFinder | None = None
+
+    @classmethod
+    def available(cls) -> str | None:
+        return models.unavailable_reason()
+
+    def setup(self, settings: Any) -> None:
+        self.finder = FaceFinder(self.finder_settings)
+
+    def _finder(self) -> FaceFinder:
+        if self.finder is None:  # used without setup() (library use)
+            self.finder = FaceFinder(self.finder_settings)
+        return self.finder
+
+    def compute_image(self, frame: Frame, ctx: ItemContext) -> SignalResult:
+        coord_scale = ctx.info.width / frame.rgb.shape[1] if ctx.info.width else 1.0
+        found = self._finder().find(frame.rgb, coord_scale=coord_scale)
+        tracks = []
+        for i, det in enumerate(found):
+            if not det.matchable:
+                det.chip = None
+            tracks.append(FaceTrack(i, [det]))
+        return self.result({"faces": [track_json(t) for t in tracks]}, FacesPayload(tracks))
+
+    def video_consumer(self, ctx: ItemContext) -> FrameConsumer:
+        return _FacesConsumer(self, ctx)
+
+
+class _FacesConsumer(FrameConsumer):
+    def __init__(self, signal: FacesSignal, ctx: ItemContext) -> None:
+        self.signal = signal
+        self.finder = signal._finder()
+        self.sampler = faces_sampler(ctx)
+        self.tracker = Tracker(keep_best=KEEP_BEST)
+
+    def wants(self, index: int, timestamp: float) -> bool:
+        return self.sampler(index, timestamp)
+
+    def add(self, frame: SampledFrame, shared: dict[str, Any]) -> None:
+        small = frame.rgb_scaled(self.finder.settings.video_side)
+        found = self.finder.find_scaled(small, lambda: frame.rgb, frame=frame.index,
+                                        timestamp=frame.timestamp)
+        shared["faces"] = self.tracker.update(found, frame.timestamp)
+
+    def finish(self) -> SignalResult:
+        tracks = self.tracker.tracks()
+        return self.signal.result({"faces": [track_json(t) for t in tracks]}, FacesPayload(tracks))
+
+
+def best_detection(track: FaceTrack) -> FaceDetection:
+    return max(track.detections, key=lambda d: (d.matchable, d.quality))
+
+
+def track_json(track: FaceTrack) -> dict[str, Any]:
+    best = best_detection(track)
+    frames = track.frames
+    return {
+        "track": track.track,
+        "frames": [frames[0], frames[-1]],
+        "n_frames": len(frames),
+        "best_frame": best.frame,
+        "box": [round(v, 1) for v in best.box],
+        "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in best.landmarks],
+        "size": round(best.size, 1),
+        "sharpness": round(best.sharpness, 1),
+        "pose": best.pose,
+        "matchable": any(d.matchable for d in track.detections),
+    }
