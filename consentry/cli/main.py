@@ -16,6 +16,7 @@ COMMANDS = [
     "consentry.cli.scans",
     "consentry.cli.db",
     "consentry.cli.samples",
+    "consentry.cli.person",
 ]
 
 

@@ -6,7 +6,9 @@ import importlib
 
 from consentry.match.base import Matcher
 
-MATCHERS: dict[str, str] = {}
+MATCHERS: dict[str, str] = {
+    "likeness": "consentry.match.likeness.matcher:LikenessMatcher",
+}
 
 
 def matcher_classes() -> list[type[Matcher]]:

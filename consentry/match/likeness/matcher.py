@@ -1,0 +1,77 @@
+"""Match every face track of a scanned item against the enrolled persons.
+
+Per track, the descriptors of its few best faces (graded by the faces signal: large, sharp,
+near-frontal) are compared with each person's enrolled descriptors; the track's distance to a
+person is the median over its faces of the nearest enrolled descriptor, so one odd frame
+neither makes nor breaks a match. The threshold is calibrated on held-out data
+(docs/faces.md, ``bench/calibrate_likeness.py``). Every match writes an audit record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from consentry.match.base import Matcher
+from consentry.match.likeness.index import LikenessIndex
+from consentry.match.likeness.service import audit
+from consentry.signals.face_types import FacesPayload
+from consentry.store.db import Database, current_actor
+from consentry.types import ItemReport
+
+# Calibrated on DFDC crops + FF++ REAL videos not used by the proof tests (docs/faces.md).
+THRESHOLD = 0.5
+
+
+class LikenessMatcher(Matcher):
+    name = "likeness"
+    inputs = ("faces",)
+
+    def __init__(self, index: LikenessIndex, threshold: float = THRESHOLD) -> None:
+        self.index = index
+        self.threshold = threshold
+        self.actor = current_actor()
+
+    @classmethod
+    def load(cls, db: Database) -> LikenessMatcher | None:
+        from consentry.signals.faces.models import unavailable_reason
+
+        if unavailable_reason() is not None:
+            return None
+        with db.session() as session:
+            index = LikenessIndex.from_session(session)
+        return cls(index) if len(index) else None
+
+    def match(self, report: ItemReport, session: Session) -> None:
+        result = report.results.get("faces")
+        payload = result.payload if result else None
+        if not isinstance(payload, FacesPayload):
+            return
+        from consentry.signals.faces.embed import embed_chips
+
+        found: list[dict[str, Any]] = []
+        for track in payload.tracks:
+            faces = [d for d in track.detections if d.matchable and d.chip is not None]
+            if not faces:
+                continue
+            vectors = embed_chips([d.chip for d in faces])  # type: ignore[misc]
+            for det, vec in zip(faces, vectors, strict=True):
+                det.embedding = vec
+            for person, distance in sorted(self.index.track_distances(vectors).items()):
+                if distance <= self.threshold:
+                    found.append({"person": person, "name": self.index.names.get(person),
+                                  "track": track.track, "distance": round(distance, 3),
+                                  "frames": sorted(d.frame for d in faces)})
+        report.fields["likeness"] = found
+        for hit in found:
+            audit(session, self.actor, "likeness.match", f"person:{hit['person']}",
+                  item_id=report.item_id, path=str(report.path), track=hit["track"],
+                  distance=hit["distance"], threshold=self.threshold, frames=hit["frames"])
+
+
+def min_distances(queries: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
+    """Distance of each query to its nearest enrolled descriptor (calibration helper)."""
+    diff = queries[:, None, :] - enrolled[None, :, :]
+    return np.sqrt(np.einsum("qmd,qmd->qm", diff, diff)).min(axis=1)

@@ -1,0 +1,62 @@
+"""Tables of the likeness registry (migration 0003_likeness)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from consentry.store.models import Base, utcnow
+
+
+class Person(Base):
+    """Someone who asked to be protected. Only a name (or label) the operator chooses."""
+
+    __tablename__ = "likeness_persons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    consents: Mapped[list[ConsentRecord]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", order_by="ConsentRecord.id")
+    embeddings: Mapped[list[FaceEmbedding]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", order_by="FaceEmbedding.id")
+
+
+class ConsentRecord(Base):
+    """Who attested the person's consent, how, when, and when it must be reviewed."""
+
+    __tablename__ = "likeness_consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("likeness_persons.id", ondelete="CASCADE"), index=True)
+    attestation: Mapped[str] = mapped_column(Text)  # "who attested, how" in the operator's words
+    document_name: Mapped[str | None] = mapped_column(String(500))
+    document_sha256: Mapped[str | None] = mapped_column(String(64))  # the document stays with the operator
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    review_date: Mapped[date] = mapped_column(Date)
+
+    person: Mapped[Person] = relationship(back_populates="consents")
+
+
+class FaceEmbedding(Base):
+    """One face descriptor of an enrolled person (the photo itself is not kept)."""
+
+    __tablename__ = "likeness_embeddings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("likeness_persons.id", ondelete="CASCADE"), index=True)
+    model: Mapped[str] = mapped_column(String(64))  # descriptor name, so a new model can re-enrol
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32 little-endian
+    photo_sha256: Mapped[str] = mapped_column(String(64))
+    face_size: Mapped[float] = mapped_column(Float)
+    sharpness: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    person: Mapped[Person] = relationship(back_populates="embeddings")
