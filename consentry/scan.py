@@ -11,7 +11,9 @@ from pathlib import Path
 from consentry.match.base import Matcher
 from consentry.match.registry import matcher_classes
 from consentry.media.walk import walk
-from consentry.policy.base import FlagOnMatchPolicy, Policy
+from consentry.policy.base import Policy
+from consentry.policy.engine import RulesPolicy
+from consentry.policy.models import record_verdict
 from consentry.runner import analyse_all
 from consentry.settings import ScanSettings
 from consentry.signals import registry
@@ -43,11 +45,12 @@ def run_scan(
     policy: Policy | None = None,
     on_item: Callable[[ItemReport], None] | None = None,
 ) -> ScanSummary:
+    policy = policy or RulesPolicy.from_file()  # the shipped default policy
     signal_classes = registry.resolve(settings.signals)
     matchers = [m for cls in matcher_classes() if (m := cls.load(db)) is not None]
-    policy = policy or FlagOnMatchPolicy()
     run_settings = asdict(settings) | {"signals": [c.name for c in signal_classes],
-                                       "paths": [str(p) for p in paths]}
+                                       "paths": [str(p) for p in paths],
+                                       "policy": getattr(getattr(policy, "spec", None), "ref", None)}
     with db.session() as session:
         scan_id = scan_store.start_scan(session, run_settings)
     summary = ScanSummary(scan_id)
@@ -88,4 +91,5 @@ def finalise(report: ItemReport, db: Database, scan_id: int, matchers: list[Matc
                 if not matcher.inputs or any(i in report.results for i in matcher.inputs):
                     matcher.match(report, session)
         policy.decide(report)
+        record_verdict(session, report)
         scan_store.finish_item(item, report)

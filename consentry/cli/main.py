@@ -17,6 +17,7 @@ COMMANDS = [
     "consentry.cli.db",
     "consentry.cli.samples",
     "consentry.cli.person",
+    "consentry.cli.policy",
 ]
 
 

@@ -9,6 +9,7 @@ import click
 
 from consentry.cli.common import common_options, emit, handle_errors, state
 from consentry.cli.summary import ScanConsole
+from consentry.policy.engine import RulesPolicy
 from consentry.runner import default_workers
 from consentry.scan import run_scan
 from consentry.settings import Limits, ScanSettings
@@ -38,6 +39,9 @@ def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  
               help="Worker processes (default: one per core).")
 @click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Write a self-contained HTML report here.")
+@click.option("--policy", "policy_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Policy file (TOML) turning findings into verdicts (default: the shipped "
+              "policy, see `consentry policy show`).")
 @click.option("--no-blur", is_flag=True, help="Show report thumbnails unblurred and in colour.")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=Limits.max_pixels,
               show_default=True, help="Refuse images or frames with more pixels.")
@@ -54,13 +58,15 @@ def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  
 def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, dihedral: bool,
             every_frame: bool, video_fps: float, faces_fps: float, workers: int | None,
             report_path: Path | None, no_blur: bool, max_pixels: int, max_duration: float,
-            max_decode_seconds: float, max_file_size: int, full_decode: bool) -> None:
+            max_decode_seconds: float, max_file_size: int, full_decode: bool,
+            policy_path: Path | None) -> None:
     """Scan images, videos and folders; store and print what was found.
 
     Exit codes: 0 nothing flagged, 1 something flagged, 2 usage or fatal error,
     3 some items could not be read (the rest were done).
     """
     st = state()
+    policy = RulesPolicy.from_file(policy_path)  # a bad policy stops here, before any work
     settings = ScanSettings(
         limits=Limits(max_pixels=max_pixels, max_file_bytes=max_file_size,
                       max_duration_s=max_duration, max_decode_s=max_decode_seconds),
@@ -88,7 +94,7 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, dihedral: 
         console.start()
     try:
         summary = run_scan(list(paths), settings, db, workers=workers or default_workers(),
-                           on_item=on_item)
+                           policy=policy, on_item=on_item)
     finally:
         if console:
             console.stop()

@@ -1,6 +1,7 @@
 """Imports every module that defines tables, so ``metadata`` holds the whole schema."""
 
 from consentry.match.likeness import models as likeness_models  # noqa: F401
+from consentry.policy import models as policy_models  # noqa: F401
 from consentry.store import models  # noqa: F401
 from consentry.store.models import Base
 

@@ -1,0 +1,232 @@
+"""Read a policy file and reject it at start, with the line and the reason, when it is wrong.
+
+``tomllib`` gives no positions for values, so the loader finds the line of an offending key
+itself: it locates the ``[[rule]]`` header of the rule at fault and the key inside it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from consentry.errors import ConfigError
+from consentry.policy.conditions import CONDITIONS
+from consentry.policy.spec import ACTIONS, PRIORITIES, Clause, Condition, PolicySpec, Rule
+
+DEFAULT_NAME = "default.toml"
+FORMAT_VERSION = 1
+TOP_KEYS = {"version", "name", "rule"}
+RULE_KEYS = {"id", "action", "priority", "message", "label", "when", "overrides"}
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_RULE_HEADER = re.compile(r"^\s*\[\[\s*rule\s*\]\]")
+
+
+class PolicyError(ConfigError):
+    """A policy file that cannot be used; the message lists every problem with its line."""
+
+
+def default_text() -> str:
+    return resources.files("consentry.policy").joinpath(DEFAULT_NAME).read_text(encoding="utf-8")
+
+
+def load_default() -> PolicySpec:
+    return parse(default_text(), source="builtin:default")
+
+
+def load_file(path: Path) -> PolicySpec:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError(f"policy file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"cannot read policy file {path}: {exc}") from None
+    return parse(text, source=str(path))
+
+
+def load(path: Path | None) -> PolicySpec:
+    return load_default() if path is None else load_file(path)
+
+
+def parse(text: str, *, source: str) -> PolicySpec:
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{source}: not valid TOML: {exc}") from None
+    checker = _Checker(text, source)
+    spec = checker.check(doc)
+    if checker.errors:
+        listed = "\n  ".join(checker.errors)
+        raise PolicyError(f"{source}: policy rejected ({len(checker.errors)} problem(s)):\n  {listed}")
+    assert spec is not None
+    return spec
+
+
+def _suggest(word: str, options: list[str] | set[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Checker:
+    def __init__(self, text: str, source: str) -> None:
+        self.lines = text.splitlines()
+        self.source = source
+        self.digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        self.errors: list[str] = []
+        self.headers = [i for i, line in enumerate(self.lines) if _RULE_HEADER.match(line)]
+
+    # -- locating lines --------------------------------------------------------------------
+    def _rule_span(self, index: int) -> tuple[int, int]:
+        if index < len(self.headers):
+            start = self.headers[index]
+            end = self.headers[index + 1] if index + 1 < len(self.headers) else len(self.lines)
+            return start, end
+        return 0, len(self.lines)  # rules written as an inline array: search the whole file
+
+    def line_of(self, key: str | None, rule_index: int | None = None) -> int:
+        if rule_index is None:
+            start, end = 0, self.headers[0] if self.headers else len(self.lines)
+        else:
+            start, end = self._rule_span(rule_index)
+        if key is not None:
+            pattern = re.compile(rf"(^|[\s{{,.\"']){re.escape(key)}[\"']?\s*=")
+            for i in range(start, end):
+                if pattern.search(self.lines[i].split("#", 1)[0]):
+                    return i + 1
+        return start + 1
+
+    def error(self, line: int, message: str) -> None:
+        self.errors.append(f"line {line}: {message}")
+
+    # -- checking --------------------------------------------------------------------------
+    def check(self, doc: dict[str, Any]) -> PolicySpec | None:
+        for key in doc:
+            if key not in TOP_KEYS:
+                self.error(self.line_of(key), f"unknown top-level key {key!r}{_suggest(key, TOP_KEYS)};"
+                           f" allowed: {sorted(TOP_KEYS)}")
+        version = doc.get("version")
+        if version != FORMAT_VERSION:
+            self.error(self.line_of("version"),
+                       f"'version = {FORMAT_VERSION}' is required (this format's version), got {version!r}")
+        name = doc.get("name", "default" if self.source.startswith("builtin:")
+                       else Path(self.source).stem)
+        if not isinstance(name, str) or not name:
+            self.error(self.line_of("name"), "name must be a non-empty string")
+            name = "policy"
+        raw_rules = doc.get("rule")
+        if not isinstance(raw_rules, list) or not raw_rules:
+            self.error(self.line_of("rule"), "a policy needs at least one [[rule]]")
+            return None
+        rules = [r for i, raw in enumerate(raw_rules) if (r := self.rule(i, raw)) is not None]
+        self.cross_check(rules)
+        return PolicySpec(name=name, source=self.source, digest=self.digest, rules=tuple(rules))
+
+    def rule(self, index: int, raw: Any) -> Rule | None:
+        where = self.line_of(None, index)
+        if not isinstance(raw, dict):
+            self.error(where, "each rule must be a table")
+            return None
+        n_errors = len(self.errors)
+        rule_id = raw.get("id")
+        label = f"rule {rule_id!r}" if isinstance(rule_id, str) else f"rule #{index + 1}"
+        for key in raw:
+            if key not in RULE_KEYS:
+                self.error(self.line_of(key, index), f"{label}: unknown key {key!r}"
+                           f"{_suggest(key, RULE_KEYS)}; allowed: {sorted(RULE_KEYS)}")
+        if not isinstance(rule_id, str) or not _ID.match(rule_id):
+            self.error(self.line_of("id", index),
+                       f"{label}: 'id' must be lowercase letters, digits, '-' or '_' (got {rule_id!r})")
+        action = raw.get("action")
+        if action not in ACTIONS:
+            self.error(self.line_of("action", index), f"{label}: action must be one of "
+                       f"{list(ACTIONS)}, got {action!r}{_suggest(str(action), ACTIONS)}")
+        priority = raw.get("priority")
+        if action == "review":
+            priority = "normal" if priority is None else priority
+            if priority not in PRIORITIES:
+                self.error(self.line_of("priority", index),
+                           f"{label}: priority must be one of {list(PRIORITIES)}, got {priority!r}")
+        elif priority is not None:
+            self.error(self.line_of("priority", index),
+                       f"{label}: priority applies only to action 'review', not {action!r}")
+        message = raw.get("message")
+        if not isinstance(message, str) or not message.strip():
+            self.error(self.line_of("message", index),
+                       f"{label}: 'message' (the reason a reviewer reads) is required")
+        tag = raw.get("label")
+        if tag is not None and (not isinstance(tag, str) or not _ID.match(tag)):
+            self.error(self.line_of("label", index),
+                       f"{label}: label must be a short lowercase name, got {tag!r}")
+        if action == "label" and tag is None:
+            self.error(where, f"{label}: action 'label' needs a 'label' (the label to apply)")
+        overrides = raw.get("overrides", [])
+        if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+            self.error(self.line_of("overrides", index), f"{label}: overrides must be a list of rule ids")
+            overrides = []
+        when = raw.get("when")
+        clause = None
+        if not isinstance(when, dict) or not when:
+            self.error(self.line_of("when", index), f"{label}: 'when' (the conditions) is required")
+        else:
+            clause = self.clause(when, index, label, depth=0)
+        if len(self.errors) > n_errors or clause is None:
+            return None
+        return Rule(id=rule_id, action=action, message=message.strip(), when=clause,
+                    priority=priority, label=tag, overrides=tuple(overrides), line=where)
+
+    def clause(self, raw: dict[str, Any], index: int, label: str, depth: int) -> Clause | None:
+        conditions: list[Condition] = []
+        any_of: list[Clause] = []
+        ok = True
+        for key, value in raw.items():
+            line = self.line_of(key, index)
+            if key == "any":
+                if depth > 3:
+                    self.error(line, f"{label}: 'any' nested too deeply")
+                    ok = False
+                    continue
+                if not isinstance(value, list) or not value or not all(isinstance(v, dict) and v
+                                                                       for v in value):
+                    self.error(line, f"{label}: 'any' must be a non-empty list of condition tables")
+                    ok = False
+                    continue
+                for sub in value:
+                    parsed = self.clause(sub, index, label, depth + 1)
+                    ok = ok and parsed is not None
+                    if parsed is not None:
+                        any_of.append(parsed)
+                continue
+            ctype = CONDITIONS.get(key)
+            if ctype is None:
+                self.error(line, f"{label}: unknown signal condition {key!r}"
+                           f"{_suggest(key, [*CONDITIONS, 'any'])}; known: {sorted(CONDITIONS)}")
+                ok = False
+                continue
+            problem = ctype.validate(value)
+            if problem:
+                self.error(line, f"{label}: {key} {problem}")
+                ok = False
+                continue
+            conditions.append(Condition(key, value))
+        return Clause(tuple(conditions), tuple(any_of)) if ok else None
+
+    def cross_check(self, rules: list[Rule]) -> None:
+        seen: dict[str, Rule] = {}
+        for rule in rules:
+            if rule.id in seen:
+                self.error(rule.line, f"rule id {rule.id!r} is used twice (first on line "
+                           f"{seen[rule.id].line})")
+            seen[rule.id] = rule
+        for rule in rules:
+            index = self.headers.index(rule.line - 1) if rule.line - 1 in self.headers else None
+            line = self.line_of("overrides", index) if index is not None else rule.line
+            for target in rule.overrides:
+                if target not in seen:
+                    self.error(line, f"rule {rule.id!r} overrides unknown rule "
+                               f"{target!r}{_suggest(target, set(seen))}")
+                elif target == rule.id:
+                    self.error(line, f"rule {rule.id!r} overrides itself")

@@ -1,0 +1,41 @@
+"""The verdict table: one row per decided item, so review queues and audits can query it
+without parsing every item's JSON."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from consentry.store.models import Base, utcnow
+from consentry.types import ItemReport
+
+
+class Verdict(Base):
+    __tablename__ = "verdicts"
+    __table_args__ = (Index("ix_verdicts_action_priority", "action", "priority"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), unique=True)
+    action: Mapped[str] = mapped_column(String(16))  # block | review | label | allow
+    priority: Mapped[str | None] = mapped_column(String(16))  # high | normal | low (review only)
+    labels: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    missing_signals: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    policy: Mapped[str] = mapped_column(Text)  # name@sha256-prefix of the exact policy file
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def record_verdict(session: Session, report: ItemReport) -> Verdict | None:
+    """Store the verdict the policy put on ``report`` (items without one are skipped)."""
+    verdict = report.fields.get("verdict")
+    if not verdict or report.item_id is None:
+        return None
+    row = Verdict(item_id=report.item_id, action=verdict["action"], priority=verdict.get("priority"),
+                  labels=list(verdict.get("labels") or []), reasons=list(verdict.get("reasons") or []),
+                  missing_signals=list(verdict.get("missing_signals") or []),
+                  policy=str(verdict.get("policy") or ""))
+    session.add(row)
+    return row

@@ -1,0 +1,37 @@
+"""The verdict's section in the HTML report: the action, then each reason a reviewer reads."""
+
+from __future__ import annotations
+
+import html
+
+from consentry.actions.report import SECTION_RENDERERS
+from consentry.types import ItemReport
+
+_COLOURS = {"block": "#a00", "review": "#a60", "label": "#246", "allow": "#484"}
+
+
+def render_verdict(report: ItemReport) -> str:
+    verdict = report.fields.get("verdict")
+    if not verdict:
+        return ""
+    action = verdict["action"]
+    head = action.upper() + (f" · priority {verdict['priority']}" if verdict.get("priority") else "")
+    parts = [f'<div class="verdict"><b style="color:{_COLOURS.get(action, "#222")}">'
+             f"{html.escape(head)}</b>"]
+    if verdict.get("labels"):
+        parts.append(" · labels: " + html.escape(", ".join(verdict["labels"])))
+    items = [f"<li><code>{html.escape(r['code'])}</code> {html.escape(r['message'])}</li>"
+             for r in verdict.get("reasons") or []]
+    items += [f"<li><s><code>{html.escape(o['code'])}</code></s> overridden by "
+              f"<code>{html.escape(o['by'])}</code></li>" for o in verdict.get("overridden") or []]
+    if items:
+        parts.append("<ul>" + "".join(items) + "</ul>")
+    if verdict.get("missing_signals"):
+        parts.append("<br><small>not run: " + html.escape(", ".join(verdict["missing_signals"]))
+                     + "</small>")
+    parts.append(f"<br><small>policy {html.escape(str(verdict.get('policy')))}</small></div>")
+    return "".join(parts)
+
+
+if render_verdict not in SECTION_RENDERERS:
+    SECTION_RENDERERS.insert(0, render_verdict)  # the verdict heads the findings

@@ -1,0 +1,119 @@
+"""Policies end to end: the CLI, --policy on scan, exit codes, and verdicts in the store."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from sqlalchemy import select
+
+from consentry.policy.engine import RulesPolicy
+from consentry.policy.loader import parse
+from consentry.policy.models import Verdict, record_verdict
+from consentry.store import scans as scan_store
+from consentry.store.db import open_database
+from consentry.store.models import Scan
+from consentry.types import ItemReport, MediaKind, SignalResult
+
+NO_FACE_REVIEW = """\
+version = 1
+name = "no-face"
+
+[[rule]]
+id = "no-face"
+action = "review"
+priority = "low"
+message = "No face was found"
+when = { faces = false }
+"""
+
+
+def test_policy_check_rejects_with_line_and_exit_2(run_cli, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(NO_FACE_REVIEW.replace("faces = false", "face = false"))
+    result = run_cli("policy", "check", str(bad))
+    assert result.code == 2
+    assert "line 9:" in result.stderr and "unknown signal condition 'face'" in result.stderr
+    result = run_cli("--json", "policy", "check", str(bad))
+    assert result.code == 2 and "line 9:" in result.lines[0]["error"]
+
+
+def test_policy_check_prints_the_rules(run_cli, tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text(NO_FACE_REVIEW)
+    result = run_cli("policy", "check", str(good), "--json")
+    assert result.code == 0, result.stderr
+    [spec] = result.lines
+    assert spec["name"] == "no-face" and spec["rules"][0]["when"] == {"faces": False}
+    text = run_cli("policy", "check", str(good))
+    assert text.code == 0 and "no-face" in text.stdout and "review (low)" in text.stdout
+
+
+def test_policy_show_prints_the_default(run_cli) -> None:
+    shown = run_cli("policy", "show", "--toml")
+    assert shown.code == 0
+    assert parse(shown.stdout, source="x").rules == RulesPolicy.from_file().spec.rules
+    assert tomllib.loads(shown.stdout)["name"] == "default"
+    listed = run_cli("policy", "show", "--json")
+    assert listed.lines[0]["rules"][0]["id"] == "ncii-match"
+
+
+def test_scan_refuses_a_bad_policy_before_any_work(run_cli, tmp_path: Path, sqlite_url: str) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(NO_FACE_REVIEW.replace('priority = "low"', 'priority = "urgent"'))
+    image = tmp_path / "a.png"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(image)
+    result = run_cli("scan", str(image), "--signals", "hash", "--policy", str(bad))
+    assert result.code == 2 and "line 7:" in result.stderr and "urgent" in result.stderr
+    db = open_database(sqlite_url)
+    with db.session() as session:
+        assert session.scalars(select(Scan)).all() == []
+
+
+def test_review_verdict_sets_exit_1_and_is_stored(run_cli, tmp_path: Path, sqlite_url: str) -> None:
+    policy = tmp_path / "p.toml"
+    policy.write_text(NO_FACE_REVIEW)
+    image = tmp_path / "shapes.png"
+    rgb = np.full((160, 200, 3), 230, np.uint8)
+    rgb[40:120, 30:90] = (200, 30, 30)
+    Image.fromarray(rgb).save(image)
+    report = tmp_path / "r.html"
+    result = run_cli("scan", str(image), "--signals", "faces", "--policy", str(policy), "--json",
+                     "--report", str(report))
+    assert result.code == 1, result.stderr
+    verdict = result.lines[0]["verdict"]
+    assert (verdict["action"], verdict["priority"]) == ("review", "low")
+    assert verdict["reasons"][0]["message"] == "No face was found: no face found"
+    assert "REVIEW · priority low" in report.read_text()
+    db = open_database(sqlite_url)
+    with db.session() as session:
+        row = session.scalars(select(Verdict)).one()
+        assert (row.action, row.priority, row.policy) == ("review", "low", verdict["policy"])
+        assert row.reasons[0]["code"] == "no-face"
+        assert session.scalars(select(Scan)).one().settings["policy"] == verdict["policy"]
+    # the default policy does not flag a neutral image with no findings
+    result = run_cli("scan", str(image), "--signals", "hash", "--json")
+    assert result.code == 0 and result.lines[0]["verdict"]["action"] == "allow"
+
+
+def test_verdict_table_on_sqlite_and_postgresql(db_url: str) -> None:
+    db = open_database(db_url)
+    policy = RulesPolicy.from_file()
+    report = ItemReport(path=Path("x.jpg"), kind=MediaKind.IMAGE)
+    report.results["hash"] = SignalResult("hash", "1", {"pdq": {"hash": "0" * 64, "quality": 90}})
+    report.fields["matches"] = [{"bank": "b", "kind": "ncii", "signal": "pdq", "hash": "0" * 64,
+                                 "distance": 0}]
+    with db.session() as session:
+        scan_id = scan_store.start_scan(session, {})
+        item = scan_store.add_item(session, scan_id, report)
+        report.item_id = item.id
+        policy.decide(report)
+        record_verdict(session, report)
+        scan_store.finish_item(item, report)
+    with db.session() as session:
+        row = session.scalars(select(Verdict).where(Verdict.action == "block")).one()
+        assert row.item_id == report.item_id and row.labels == ["known-ncii"]
+        assert row.reasons[0]["evidence"]["matches"][0]["kind"] == "ncii"
+    db.close()
