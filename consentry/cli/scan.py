@@ -26,7 +26,8 @@ def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  
 
 
 @click.command("scan")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True,
+                type=click.Path(path_type=Path, readable=False))
 @click.option("--signals", callback=_signals, metavar="A,B,...",
               help="Signals to run (default: every installed one). `hash` runs only the hashes.")
 @click.option("--dihedral", is_flag=True, help="Also compute the 8 rotation/flip PDQ hashes.")

@@ -53,5 +53,6 @@ def compute(rgb: np.ndarray) -> PdqHash:
 
 
 def compute_dihedral(rgb: np.ndarray) -> list[PdqHash]:
-    hashes, qualities = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
-    return [PdqHash(bits_to_hex(h), int(q)) for h, q in zip(hashes, qualities, strict=True)]
+    # One quality for all eight: the transforms permute pixels, they do not change gradients.
+    hashes, quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
+    return [PdqHash(bits_to_hex(h), int(quality)) for h in hashes]
