@@ -39,7 +39,7 @@ class LikenessIndex:
             select(FaceEmbedding.person_id, FaceEmbedding.vector)
             .where(FaceEmbedding.model == MODEL_NAME).order_by(FaceEmbedding.id)
         ).all()
-        names = dict(session.execute(select(Person.id, Person.name)).tuples().all())
+        names = {pid: name for pid, name in session.execute(select(Person.id, Person.name))}
         if not rows:
             return cls(np.zeros((0, DIM), np.float32), np.zeros(0, np.int64), names)
         return cls(np.stack([from_bytes(r.vector) for r in rows]),
