@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,faces
+EXTRAS ?= dev,faces,nudity,provenance
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma := ,
 DEMO_DB ?= sqlite:///$(CURDIR)/out/demo.db
@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip 'setuptools<81' wheel
 	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
+	# The reference dwtDct watermarker, for tests only; --no-deps keeps torch and opencv 5 out.
+	$(BIN)/pip install -q --no-deps invisible-watermark==0.2.0
 	touch $@
 
 install: $(STAMP)

@@ -14,6 +14,7 @@ from consentry.signals.base import Signal
 SIGNALS: dict[str, str] = {
     "hash": "consentry.signals.hashes:HashSignal",
     "faces": "consentry.signals.faces.signal:FacesSignal",
+    "sexual": "consentry.signals.sexual:SexualSignal",
 }
 
 

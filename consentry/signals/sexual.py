@@ -1,0 +1,144 @@
+"""The ``sexual`` signal: body-region detections and an item-level sexual-content score.
+
+The detector is NudeNet's bundled ONNX model (``consentry.signals.nudenet_model``, AGPL-3.0,
+optional extra ``consentry[nudity]``); anything that yields labelled boxes with confidences can
+replace it behind this signal.
+
+Score rule (documented in docs/signals.md):
+- each detection is weighted by its class: exposed genitalia, anus, female breast or buttocks
+  weigh 1.0 ("explicit"); the same regions covered weigh 0.4 ("suggestive", e.g. swimwear);
+  every other class (faces, feet, belly, armpits, male chest) weighs 0;
+- a frame's score is the largest weight x confidence among its detections;
+- the item's score is the largest frame score (a video is as sexual as its most sexual sampled
+  frame: one explicit second is enough for a reviewer to look), rounded to 4 places.
+So covered regions alone never score above 0.4, below the default policy's threshold (0.5).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consentry.errors import SignalError
+from consentry.signals.base import EveryNthFrame, FrameConsumer, ItemContext, SampledFrame, Signal
+from consentry.signals.nudenet_model import BodyRegionDetector, Detection, model_path
+from consentry.types import Frame, SignalResult
+
+EXPLICIT = frozenset({"FEMALE_GENITALIA_EXPOSED", "MALE_GENITALIA_EXPOSED", "ANUS_EXPOSED",
+                      "FEMALE_BREAST_EXPOSED", "BUTTOCKS_EXPOSED"})
+SUGGESTIVE = frozenset({"FEMALE_GENITALIA_COVERED", "ANUS_COVERED", "FEMALE_BREAST_COVERED",
+                        "BUTTOCKS_COVERED"})
+SUGGESTIVE_WEIGHT = 0.4
+NOT_REPORTED = frozenset({"FACE_FEMALE", "FACE_MALE"})  # faces are the faces signal's job
+MAX_REGIONS = 50
+VIDEO_MAX_SIDE = 640  # frames are scaled down before the 320 px model anyway
+MODEL_ID = "nudenet-3.4-320n"
+
+
+def weight(label: str) -> float:
+    if label in EXPLICIT:
+        return 1.0
+    return SUGGESTIVE_WEIGHT if label in SUGGESTIVE else 0.0
+
+
+def frame_score(detections: list[Detection]) -> float:
+    return max((weight(d.label) * d.confidence for d in detections), default=0.0)
+
+
+def region_json(d: Detection, scale: float = 1.0, **where: Any) -> dict[str, Any]:
+    return {"label": d.label, "exposed": d.label.endswith("_EXPOSED"),
+            "confidence": round(d.confidence, 4), "weight": weight(d.label),
+            "box": [round(v * scale, 1) for v in d.box], **where}
+
+
+def summarise(regions: list[dict[str, Any]], score: float, **extra: Any) -> dict[str, Any]:
+    regions.sort(key=lambda r: (-r["weight"] * r["confidence"], -r["confidence"]))
+    return {"sexual": {"score": round(score, 4), "regions": regions[:MAX_REGIONS],
+                       "n_regions": len(regions), "model": MODEL_ID, **extra}}
+
+
+class SexualSignal(Signal):
+    name = "sexual"
+    version = "1"
+    description = "sexual-content score from body-region detection (NudeNet ONNX, AGPL extra)"
+
+    @classmethod
+    def available(cls) -> str | None:
+        if model_path() is None:
+            return "needs the nudity extra: pip install 'consentry[nudity]' (NudeNet, AGPL-3.0)"
+        return None
+
+    def setup(self, settings: Any) -> None:
+        path = model_path()
+        if path is None:
+            raise SignalError(self.available() or "NudeNet model missing")
+        self.detector = BodyRegionDetector(path)
+
+    def detect(self, rgb: Any) -> list[Detection]:
+        try:
+            return self.detector.detect(rgb)
+        except Exception as exc:  # onnxruntime / OpenCV errors on odd input
+            raise SignalError(f"body-region detector failed: {exc}") from exc
+
+    def compute_image(self, frame: Frame, ctx: ItemContext) -> SignalResult:
+        detections = self.detect(frame.rgb)
+        regions = [region_json(d) for d in detections if d.label not in NOT_REPORTED]
+        return self.result(summarise(regions, frame_score(detections)))
+
+    def video_consumer(self, ctx: ItemContext) -> FrameConsumer:
+        return _SexualConsumer(self, ctx)
+
+
+class _SexualConsumer(FrameConsumer):
+    def __init__(self, signal: SexualSignal, ctx: ItemContext) -> None:
+        self.signal = signal
+        self.width = ctx.info.width
+        self.sampler = EveryNthFrame(ctx.info.fps, getattr(ctx.settings, "sexual_fps", 1.0))
+        self.regions: list[dict[str, Any]] = []
+        self.score = 0.0
+        self.frames = 0
+        self.top: dict[str, Any] | None = None
+
+    def wants(self, index: int, timestamp: float) -> bool:
+        return self.sampler(index, timestamp)
+
+    def add(self, frame: SampledFrame, shared: dict[str, Any]) -> None:
+        rgb = frame.rgb_scaled(VIDEO_MAX_SIDE)
+        scale = self.width / rgb.shape[1] if rgb.shape[1] else 1.0
+        detections = self.signal.detect(rgb)
+        self.frames += 1
+        where = {"frame": frame.index, "timestamp": round(frame.timestamp, 3)}
+        self.regions += [region_json(d, scale, **where) for d in detections
+                         if d.label not in NOT_REPORTED]
+        score = frame_score(detections)
+        if score > self.score or self.top is None:
+            self.score = max(score, self.score)
+            self.top = where | {"score": round(score, 4)}
+
+    def finish(self) -> SignalResult:
+        return self.signal.result(summarise(self.regions, self.score, frames_scored=self.frames,
+                                            top_frame=self.top))
+
+
+def render_sexual(report: Any) -> str:
+    """The HTML report's line for this signal: the score and the strongest regions."""
+    import html
+
+    result = report.results.get("sexual")
+    if result is None:
+        return ""
+    sexual = result.fields["sexual"]
+    top = ", ".join(f"{r['label'].lower()} {r['confidence']:.2f}" for r in sexual["regions"][:3])
+    where = sexual.get("top_frame") or {}
+    at = f" at {where['timestamp']:.1f}s" if where.get("score") else ""
+    return (f"<div>sexual content: score {sexual['score']:.2f}{html.escape(at)}"
+            + (f" <small>({html.escape(top)})</small>" if top else "") + "</div>")
+
+
+def _register() -> None:
+    from consentry.actions.report import SECTION_RENDERERS
+
+    if render_sexual not in SECTION_RENDERERS:
+        SECTION_RENDERERS.append(render_sexual)
+
+
+_register()
