@@ -1,0 +1,137 @@
+"""`consentry scan` as users script it: JSON Lines, exit codes, --db / CONSENTRY_DB, the
+store (SQLite and PostgreSQL), and the HTML report."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from consentry.store.db import open_database
+from consentry.store.models import Item, ItemHash, Scan
+from consentry.testing.samples import synthetic_scene, write_video
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@pytest.fixture
+def media(tmp_path: Path) -> Path:
+    folder = tmp_path / "media"
+    (folder / "sub").mkdir(parents=True)
+    synthetic_scene(1).save(folder / "a.png")
+    synthetic_scene(2).save(folder / "sub" / "b.jpg", quality=90)
+    write_video(folder / "sub" / "c.mp4", frames=45, fps=15)
+    return folder
+
+
+def test_json_lines_schema(run_cli, media: Path) -> None:
+    result = run_cli("scan", "--json", "--signals", "hash", str(media))
+    assert result.code == 0, result.stderr
+    lines = {Path(x["path"]).name: x for x in result.lines}
+    assert set(lines) == {"a.png", "b.jpg", "c.mp4"}
+    for name in ("a.png", "b.jpg"):
+        item = lines[name]
+        assert item["kind"] == "image" and item["status"] == "ok" and item["error"] is None
+        assert re.fullmatch(r"[0-9a-f]{32}", item["md5"]) and HEX64.match(item["sha256"])
+        assert HEX64.match(item["pdq"]["hash"]) and 0 <= item["pdq"]["quality"] <= 100
+        assert item["flagged"] is False
+    video = lines["c.mp4"]
+    assert video["kind"] == "video"
+    assert video["media"] == {"container": "mp4", "codec": "h264", "width": 320, "height": 240,
+                              "duration": pytest.approx(3.0, abs=0.1), "fps": 15.0,
+                              "frame_count": 45}
+    assert [f["frame"] for f in video["vpdq"]] == [0, 15, 30]
+    assert [f["timestamp"] for f in video["vpdq"]] == [0.0, 1.0, 2.0]
+    assert all(HEX64.match(f["hash"]) for f in video["vpdq"])
+
+
+def test_results_are_stored(db_url: str, run_cli, media: Path) -> None:
+    result = run_cli("scan", "--json", "--signals", "hash", "--dihedral", str(media), db=db_url)
+    assert result.code == 0, result.stderr
+    db = open_database(db_url)
+    try:
+        with db.session() as session:
+            scan = session.scalars(select(Scan)).one()
+            assert (scan.n_items, scan.n_errors, scan.n_flagged) == (3, 0, 0)
+            assert scan.finished_at is not None and scan.settings["dihedral"] is True
+            items = {Path(i.path).name: i for i in session.scalars(select(Item))}
+            printed = {Path(x["path"]).name: x for x in result.lines}
+            assert items["a.png"].result["pdq"] == printed["a.png"]["pdq"]
+            hashes = session.scalars(select(ItemHash).where(ItemHash.item_id == items["c.mp4"].id)).all()
+            assert sorted(h.frame for h in hashes) == [0, 15, 30]
+            assert len(items["b.jpg"].result["pdq_dihedral"]) == 8
+            # Privacy by default: no media bytes are kept.
+            assert all("thumbnail" not in i.result for i in items.values())
+    finally:
+        db.close()
+
+
+def test_stored_json_equals_printed_json(run_cli, sqlite_url: str, media: Path) -> None:
+    printed = {x["path"]: x for x in run_cli("scan", "--json", str(media)).lines}
+    shown = {x["path"]: x for x in run_cli("scans", "show", "1", "--json").lines}
+    assert printed == shown
+
+
+def test_db_from_environment(tmp_path: Path, media: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'env.db'}"
+    env = {**os.environ, "CONSENTRY_DB": url}
+    proc = subprocess.run([sys.executable, "-m", "consentry", "scan", "--json", str(media / "a.png")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "env.db").exists()
+
+
+def test_usage_errors_exit_2(run_cli, media: Path) -> None:
+    unknown = run_cli("scan", "--signals", "hash,telepathy", str(media))
+    assert unknown.code == 2 and "telepathy" in unknown.stderr
+    bad_db = run_cli("scan", str(media), db="mysql://nobody@nowhere/x")
+    assert bad_db.code == 2 and "unsupported database" in bad_db.stderr
+    assert run_cli("scan").code == 2  # no path
+
+
+def _thumbnail(html: str) -> Image.Image:
+    match = re.search(r'src="data:image/jpeg;base64,([^"]+)"', html)
+    assert match, "report has no embedded preview"
+    return Image.open(io.BytesIO(base64.b64decode(match.group(1))))
+
+
+def test_html_report_is_self_contained_and_blurred(run_cli, tmp_path: Path, media: Path) -> None:
+    from consentry.testing.samples import astronaut
+
+    astronaut().save(media / "0-astronaut.png")  # detailed, and first in the report
+    report = tmp_path / "report.html"
+    assert run_cli("scan", "--report", str(report), str(media)).code == 0
+    html = report.read_text()
+    assert "0-astronaut.png" in html and "a.png" in html and "c.mp4" in html
+    assert "http://" not in html and "https://" not in html and "<script" not in html
+    blurred = _thumbnail(html)
+    assert blurred.mode == "L"  # greyscale by default
+
+    clear = tmp_path / "clear.html"
+    assert run_cli("scan", "--report", str(clear), "--no-blur", str(media)).code == 0
+    shown = _thumbnail(clear.read_text())
+    assert shown.mode == "RGB"
+    # Blurring removes fine detail: far less high-frequency energy than the clear preview.
+    def detail(img: Image.Image) -> float:
+        grey = np.asarray(img.convert("L"), dtype=np.float64)
+        return float(np.abs(np.diff(grey, axis=1)).mean())
+
+    assert detail(blurred) < detail(shown) / 3
+
+
+def test_report_escapes_hostile_file_names(run_cli, tmp_path: Path) -> None:
+    evil = tmp_path / "<img src=x onerror=alert(1)>.png"
+    synthetic_scene(9).save(evil, format="PNG")
+    report = tmp_path / "r.html"
+    run_cli("scan", "--report", str(report), str(evil))
+    html = report.read_text()
+    assert "<img src=x" not in html and "&lt;img src=x" in html
