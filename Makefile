@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,faces,nudity,provenance
+EXTRAS ?= dev,faces,nudity,provenance,detector
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma := ,
 DEMO_DB ?= sqlite:///$(CURDIR)/out/demo.db

@@ -18,6 +18,8 @@ COMMANDS = [
     "consentry.cli.samples",
     "consentry.cli.person",
     "consentry.cli.policy",
+    "consentry.cli.detector",
+    "consentry.cli.train_detector",
 ]
 
 

@@ -14,6 +14,7 @@ from consentry.signals.base import Signal
 SIGNALS: dict[str, str] = {
     "hash": "consentry.signals.hashes:HashSignal",
     "faces": "consentry.signals.faces.signal:FacesSignal",
+    "manipulation": "consentry.signals.manipulation:ManipulationSignal",
     "sexual": "consentry.signals.sexual:SexualSignal",
 }
 

@@ -1,0 +1,151 @@
+"""``consentry eval detector LABELS.tsv`` and ``consentry train-detector``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from consentry.cli.common import common_options, emit, fail, handle_errors, state
+
+DEFAULT_SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+DEFAULT_CACHE = Path.home() / ".cache" / "consentry" / "detector"
+
+
+def _need_onnxruntime() -> None:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        fail("onnxruntime is missing: pip install 'consentry[detector]'")
+
+
+@click.group("eval")
+@common_options
+def eval_group() -> None:
+    """Measure a model on labelled data."""
+
+
+@eval_group.command("detector")
+@common_options
+@click.argument("labels", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="ONNX model (default: the shipped one).")
+@click.option("--aggregation", type=click.Choice(["mean", "median", "topk", "confident"]),
+              help="Track aggregation (default: the one chosen on validation, stored with the model).")
+@click.option("--fps", "per_second", type=float, default=2.0, show_default=True,
+              help="Video frames sampled per second.")
+@click.option("--bootstrap", "n_boot", type=int, default=1000, show_default=True)
+@click.option("--scores-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write every file's per-frame scores here (JSON).")
+@handle_errors
+def eval_detector(labels: Path, model: Path | None, aggregation: str | None, per_second: float,
+                  n_boot: int, scores_out: Path | None) -> None:
+    """Frame- and video-level AUC, AP, EER, accuracy (95% bootstrap CIs) on LABELS.tsv.
+
+    LABELS.tsv: a header row, then ``file`` (relative to the TSV's folder), ``label`` REAL/FAKE
+    and optional ``original``, ``kind``, ``dataset`` columns (../shared/data/deepfake-dev/labels.tsv).
+    An image in which no face is found, or whose face fills it, is scored as one face crop.
+    """
+    _need_onnxruntime()
+    from consentry.detector.data import read_labels
+    from consentry.detector.eval import report, score_rows
+    from consentry.detector.items import ItemScorer
+    from consentry.detector.scoring import Scorer
+
+    try:
+        rows = read_labels(labels)
+    except (KeyError, ValueError) as exc:
+        fail(f"{labels}: not a labels TSV with 'file' and 'label' columns ({exc})")
+    if not rows:
+        fail(f"{labels}: no rows")
+    scorer = Scorer(model)
+    items = ItemScorer(scorer, per_second=per_second)
+    quiet = state().json
+    done = [0]
+
+    def progress(row, scored) -> None:
+        done[0] += 1
+        if not quiet and done[0] % 50 == 0:
+            click.echo(f"  {done[0]}/{len(rows)} scored", err=True)
+
+    start = time.monotonic()
+    scored = score_rows(rows, items, progress)
+    info = scorer.info
+    out = report(scored, info.threshold, aggregation or info.aggregation, info.top_k, n_boot)
+    out["seconds"] = round(time.monotonic() - start, 1)
+    if scores_out:
+        scores_out.write_text(json.dumps([
+            {"file": str(x.row.file), "label": x.row.label, "dataset": x.row.dataset,
+             "frames": x.scores.frames if x.scores else None, "error": x.error} for x in scored]))
+    if quiet:
+        emit(out)
+        return
+    _print(out)
+
+
+def _fmt(block: dict | None) -> str:
+    if not block or block.get("auc") is None:
+        return "n/a"
+    ci = block.get("auc_ci95")
+    ci_s = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+    return (f"AUC {block['auc']:.3f}{ci_s}  AP {block['ap']:.3f}  EER {block['eer']:.3f}  "
+            f"acc {block['accuracy']:.3f}  ({block['n_real']} real / {block['n_fake']} fake)")
+
+
+def _print(out: dict) -> None:
+    click.echo(f"{out['n_real']} real, {out['n_fake']} fake; threshold {out['threshold']:.3f}, "
+               f"aggregation {out['aggregation']}")
+    click.echo(f"frame: {_fmt(out['overall']['frame'])}")
+    click.echo(f"video: {_fmt(out['overall']['video'])}")
+    tables = (("by dataset", out["by_group"]), ("by method (vs. all reals of that kind)", out["by_method"]))
+    for title, table in tables:
+        click.echo(title + ":")
+        for name, lv in table.items():
+            click.echo(f"  {name}\n    frame: {_fmt(lv['frame'])}\n    video: {_fmt(lv['video'])}")
+    for err in out["errors"]:
+        click.echo(f"error: {err['file']}: {err['error']}", err=True)
+
+
+@click.command("train-detector")
+@common_options
+@click.option("--shared", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_SHARED,
+              show_default=True, help="The shared data folder (dfdc-faces, deepfake-dev).")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_CACHE,
+              show_default=True, help="Where landmarks and video face crops go (never the repo).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the ONNX model goes (default: the package's models/ folder).")
+@click.option("--minutes", type=float, default=40.0, show_default=True, help="Training time budget.")
+@click.option("--steps", type=int, default=1500, show_default=True,
+              help="Step budget (whichever ends first).")
+@click.option("--size", type=int, default=160, show_default=True)
+@click.option("--batch-pairs", type=int, default=12, show_default=True)
+@click.option("--smoke", is_flag=True, help="A tiny run (few faces, 2 steps) that checks the whole path.")
+@handle_errors
+def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, steps: int, size: int,
+                   batch_pairs: int, smoke: bool) -> None:
+    """Reproduce the shipped model: landmark the REAL faces, self-blend, train, export, calibrate.
+
+    Needs the 'train' extra (torch, efficientnet-lite) and ../shared. On 2 busy CPU cores the
+    default recipe takes about an hour end to end (see docs/detector.md).
+    """
+    try:
+        import efficientnet_lite_pytorch  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError:
+        fail("training needs the 'train' extra: pip install 'consentry[train]'")
+    if not (shared / "data/dfdc-faces/labels.tsv").is_file():
+        fail(f"{shared} does not hold data/dfdc-faces (pass --shared)")
+    from consentry.detector.pipeline import reproduce
+
+    log = (lambda m: None) if state().json else (lambda m: click.echo(m, err=True))
+    result = reproduce(shared, cache, out, minutes=minutes, steps=steps, size=size,
+                       batch_pairs=batch_pairs, smoke=smoke, log=log)
+    if state().json:
+        emit(result)
+    else:
+        click.echo(json.dumps(result, indent=1))
+
+
+command = eval_group

@@ -1,0 +1,6 @@
+"""Face-manipulation detector: self-blended-images training (extra ``train``) and ONNX inference.
+
+Modules: ``geometry`` (5-point landmarks -> face crop and outline), ``sbi`` (self-blending),
+``data`` (real-face lists and held-out splits), ``train``/``export`` (torch, training only),
+``scoring`` (onnxruntime inference and track aggregation), ``eval`` (metrics with intervals).
+"""

@@ -1,0 +1,164 @@
+"""Training and validation data: REAL faces only for training, held-out splits for validation.
+
+Splits (fixed, so every run and every report uses the same ones):
+- FF++ c40 (../shared/data/deepfake-dev): the 10 YouTube originals all have fakes made from
+  them, so none is trained on. Pairs 183/253 and 469/481 (4 real + 16 fake videos) are the
+  validation set (model selection, threshold, aggregation); pairs 585/599, 672/720, 866/878
+  (6 real + 24 fake) are the held-out test set. The 10 Google DFD actor originals have no
+  fakes here: their frames are training data.
+- DFDC crops: the deepfake-dev crops (and every crop of their source videos) are the held-out
+  test set. From the rest of ../shared/data/dfdc-faces, ``VAL_GROUPS`` source videos (their REAL
+  crop and their FAKE crops) are the validation set; the remaining REAL crops are training data.
+FAKE items are never returned as training data.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from consentry.detector.geometry import Landmarker, crop_box
+
+FFPP_VAL_IDS = {"183", "253", "469", "481"}
+FFPP_TEST_IDS = {"585", "599", "672", "720", "866", "878"}
+VAL_GROUPS = 400
+DFDC_CROP_PAD = 56  # pad the tight 224 px crops so HOG sees the whole face
+
+
+@dataclass(frozen=True)
+class Row:
+    file: Path
+    label: str
+    original: str
+    dataset: str
+    kind: str
+
+
+def read_labels(tsv: Path) -> list[Row]:
+    with tsv.open(newline="") as fh:
+        return [Row(tsv.parent / r["file"], r["label"].upper(), r.get("original") or "",
+                    r.get("dataset") or "", r.get("kind") or "")
+                for r in csv.DictReader(fh, delimiter="\t")]
+
+
+def _stem(name: str) -> str:
+    return Path(name).stem
+
+
+def ffpp_ids(row: Row) -> set[str]:
+    """YouTube ids a FF++ file involves (``183.mp4`` -> {183}; ``183_253.mp4`` -> {183, 253})."""
+    return set(_stem(row.file.name).split("_")) if "youtube" in str(row.file) or "manipulate" in str(row.file) else set()  # noqa: E501
+
+
+def dfdc_group(row: Row) -> str:
+    return _stem(row.original) if row.label == "FAKE" else _stem(row.file.name)
+
+
+def splits(shared: Path) -> dict[str, list[Row]]:
+    dev = read_labels(shared / "data/deepfake-dev/labels.tsv")
+    faces = read_labels(shared / "data/dfdc-faces/labels.tsv")
+    dev_crops = [r for r in dev if r.kind == "image"]
+    videos = [r for r in dev if r.kind != "image"]
+    held = {dfdc_group(r) for r in dev_crops} | {r.file.name for r in dev_crops}
+    rest = [r for r in faces if dfdc_group(r) not in held and r.file.name not in held]
+    with_fakes = sorted({dfdc_group(r) for r in rest if r.label == "FAKE"}
+                        & {dfdc_group(r) for r in rest if r.label == "REAL"})
+    val_groups = set(random.Random(0).sample(with_fakes, VAL_GROUPS))
+    return {
+        "train_dfdc": [r for r in rest if r.label == "REAL" and dfdc_group(r) not in val_groups],
+        "train_video": [r for r in videos if r.label == "REAL" and not ffpp_ids(r)],
+        "val_dfdc": [r for r in rest if dfdc_group(r) in val_groups],
+        "val_video": [r for r in videos if ffpp_ids(r) and ffpp_ids(r) <= FFPP_VAL_IDS],
+        "test_dfdc": dev_crops,
+        "test_video": [r for r in videos if ffpp_ids(r) and ffpp_ids(r) <= FFPP_TEST_IDS],
+    }
+
+
+def crop_landmarks(lmk: Landmarker, rgb: np.ndarray) -> np.ndarray | None:
+    pad = DFDC_CROP_PAD
+    found = lmk.detect(np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="edge"))
+    if not found:
+        return None
+    _box, lm = max(found, key=lambda f: f[0][2] - f[0][0])
+    return lm - pad
+
+
+def video_faces(path: Path, step: int, lmk: Landmarker, max_side: int = 960):
+    """(frame index, full-res RGB, landmarks of the largest face) every ``step`` frames."""
+    import av
+
+    with av.open(str(path)) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i % step:
+                continue
+            rgb = frame.to_ndarray(format="rgb24")
+            scale = min(1.0, max_side / max(rgb.shape[:2]))
+            small = rgb if scale == 1.0 else np.asarray(
+                Image.fromarray(rgb).resize((round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))))
+            found = lmk.detect(small)
+            if not found:
+                continue
+            box, _ = max(found, key=lambda f: f[0][2] - f[0][0])
+            full_box = tuple(v / scale for v in box)
+            yield i, rgb, lmk.landmarks(rgb, full_box)
+
+
+def cut(rgb: np.ndarray, box: tuple[float, float, float, float], size: int) -> np.ndarray:
+    """Square crop (edge-padded where it leaves the frame) resized to ``size``."""
+    x0, y0, x1, y1 = (round(v) for v in box)
+    h, w = rgb.shape[:2]
+    pad = max(0, -x0, -y0, x1 - w, y1 - h)
+    if pad:
+        rgb = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+        x0, y0, x1, y1 = x0 + pad, y0 + pad, x1 + pad, y1 + pad
+    return np.asarray(Image.fromarray(rgb[y0:y1, x0:x1]).resize((size, size), Image.BILINEAR))
+
+
+def prepare(shared: Path, cache: Path, video_step: int = 6, val_step: int = 15,
+            limit: int | None = None, log=print) -> dict[str, int]:
+    """Landmark the training crops and cut faces out of the videos into ``cache`` (outside the repo)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    sp = splits(shared)
+    lmk = Landmarker()
+    train: list[dict] = []
+    dfdc = sp["train_dfdc"][:limit] if limit else sp["train_dfdc"]
+    for n, row in enumerate(dfdc):
+        lm = crop_landmarks(lmk, np.asarray(Image.open(row.file).convert("RGB")))
+        if lm is not None:
+            train.append({"path": str(row.file), "lm": lm.tolist(), "src": "dfdc", "crop": "whole"})
+        if n % 2000 == 0:
+            log(f"dfdc landmarks {n}/{len(dfdc)}")
+    (cache / "frames").mkdir(exist_ok=True)
+    vids = sp["train_video"][:max(1, (limit or 0) // 50)] if limit else sp["train_video"]
+    for row in vids:
+        for i, rgb, lm in video_faces(row.file, video_step, lmk):
+            # keep a 1.5x margin so training can re-cut the face at random margins
+            box = crop_box(lm, margin=1.5)
+            size = 320
+            face = cut(rgb, box, size)
+            scale = size / (box[2] - box[0])
+            lm_c = (lm - np.array(box[:2])) * scale
+            out = cache / "frames" / f"{_stem(row.file.name)}_{i:05d}.jpg"
+            Image.fromarray(face).save(out, quality=95)
+            train.append({"path": str(out), "lm": lm_c.tolist(), "src": row.file.stem, "crop": "canonical"})
+        log(f"video {row.file.name}: {len(train)} faces so far")
+    val: list[dict] = [{"path": str(r.file), "label": r.label, "group": dfdc_group(r), "src": "dfdc"}
+                       for r in sp["val_dfdc"]]
+    (cache / "val").mkdir(exist_ok=True)
+    for row in (sp["val_video"] if not limit else sp["val_video"][:2]):
+        tag = f"{row.file.parent.parent.parent.name}_{_stem(row.file.name)}"
+        for i, rgb, lm in video_faces(row.file, val_step, lmk):
+            out = cache / "val" / f"{tag}_{i:05d}.jpg"
+            Image.fromarray(cut(rgb, crop_box(lm), 224)).save(out, quality=95)
+            val.append({"path": str(out), "label": row.label, "group": tag, "src": "ffpp",
+                        "method": row.dataset})
+        log(f"val video {tag}")
+    (cache / "train.json").write_text(json.dumps(train))
+    (cache / "val.json").write_text(json.dumps(val))
+    return {"train": len(train), "val": len(val)}

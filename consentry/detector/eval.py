@@ -1,0 +1,134 @@
+"""Evaluate the detector on a labels TSV (format of ../shared/data/deepfake-dev/labels.tsv).
+
+Frame level: one score per sampled frame (an image is one frame); item level ("video level"):
+one score per file (max over its tracks of the track aggregate). Intervals: 95% bootstrap,
+resampling reals and fakes separately; frame-level intervals resample whole files so frames of
+one video move together. ``by_group`` splits by the ``dataset`` column, ``by_method`` compares
+each manipulation method's fakes with all reals of the same dataset family.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from consentry.detector import metrics
+from consentry.detector.data import Row, read_labels
+from consentry.detector.items import ItemScorer, ItemScores
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Scored:
+    row: Row
+    scores: ItemScores | None
+    error: str | None = None
+
+
+def score_rows(rows: Iterable[Row], items: ItemScorer, progress=None) -> list[Scored]:
+    out = []
+    for row in rows:
+        try:
+            out.append(Scored(row, items.score_file(row.file)))
+        except Exception as exc:  # one bad file never stops the evaluation
+            log.warning("cannot score %s: %s", row.file, exc)
+            out.append(Scored(row, None, f"{type(exc).__name__}: {exc}"))
+        if progress:
+            progress(row, out[-1])
+    return out
+
+
+def _block(labels: list[bool], scores: list[float], groups: list[str] | None, threshold: float,
+           n_boot: int) -> dict:
+    y, s = np.array(labels, bool), np.array(scores, np.float64)
+    g = np.array(groups) if groups is not None else None
+    auc = metrics.roc_auc(y, s)
+    e, e_thr = metrics.eer(y, s)
+    ci = metrics.bootstrap_ci(y, s, metrics.roc_auc, n=n_boot, groups=g) if auc is not None else None
+    return {"auc": auc, "auc_ci95": ci, "ap": metrics.average_precision(y, s), "eer": e,
+            "eer_threshold": e_thr, "accuracy": metrics.accuracy(y, s, threshold),
+            "n_real": int((~y).sum()), "n_fake": int(y.sum())}
+
+
+def _levels(scored: list[Scored], threshold: float, method: str, top_k: int, n_boot: int) -> dict:
+    ok = [x for x in scored if x.scores is not None and x.scores.frames]
+    f_lab, f_sc, f_grp = [], [], []
+    for i, x in enumerate(ok):
+        for s in x.scores.frame_scores():
+            f_lab.append(x.row.label == "FAKE")
+            f_sc.append(s)
+            f_grp.append(str(i))
+    vids = [x for x in ok if x.scores.kind == "video"]
+    frame = _block(f_lab, f_sc, f_grp, threshold, n_boot)
+    video = _block([x.row.label == "FAKE" for x in vids],
+                   [x.scores.item_score(method, top_k) for x in vids], None, threshold,
+                   n_boot) if vids else None
+    items = _block([x.row.label == "FAKE" for x in ok], [x.scores.item_score(method, top_k) for x in ok],
+                   None, threshold, n_boot)
+    return {"frame": frame, "video": video, "item": items}
+
+
+def _method(row: Row) -> str:
+    return row.dataset or "unknown"
+
+
+def report(scored: list[Scored], threshold: float, method: str = "mean", top_k: int = 5,
+           n_boot: int = 1000) -> dict:
+    overall = _levels(scored, threshold, method, top_k, n_boot)
+    by_group = {}
+    for name in sorted({_method(x.row) for x in scored}):
+        sub = [x for x in scored if _method(x.row) == name]
+        by_group[name] = _levels(sub, threshold, method, top_k, n_boot)
+    # per manipulation method: its fakes against every real of the same kind (image / video)
+    by_method = {}
+    for name in sorted({_method(x.row) for x in scored if x.row.label == "FAKE"}):
+        fakes = [x for x in scored if x.row.label == "FAKE" and _method(x.row) == name]
+        kind = fakes[0].row.kind
+        reals = [x for x in scored if x.row.label == "REAL" and x.row.kind == kind]
+        by_method[name] = _levels(fakes + reals, threshold, method, top_k, n_boot)
+    errors = [{"file": str(x.row.file), "error": x.error} for x in scored if x.error]
+    return {
+        "frame_auc": overall["frame"]["auc"],
+        "video_auc": overall["video"]["auc"] if overall["video"] else None,
+        "item_auc": overall["item"]["auc"],
+        "n_real": sum(x.row.label == "REAL" for x in scored),
+        "n_fake": sum(x.row.label == "FAKE" for x in scored),
+        "threshold": threshold,
+        "aggregation": method,
+        "overall": overall,
+        "by_group": by_group,
+        "by_method": by_method,
+        "whole_crop_images": sum(1 for x in scored if x.scores and x.scores.whole_crop),
+        "errors": errors,
+    }
+
+
+def evaluate(tsv, items: ItemScorer, method: str | None = None, n_boot: int = 1000, progress=None) -> dict:
+    info = items.scorer.info
+    rows = read_labels(tsv)
+    scored = score_rows(rows, items, progress)
+    return report(scored, info.threshold, method or info.aggregation, info.top_k, n_boot)
+
+
+def choose_operating_point(scored: list[Scored], top_k: int = 5) -> dict:
+    """On VALIDATION items only: the track aggregation with the best video AUC (ties -> the
+    simplest, listed first) and the threshold at the equal-error point over all items."""
+    from consentry.detector.scoring import AGGREGATIONS
+
+    ok = [x for x in scored if x.scores is not None and x.scores.frames]
+    vids = [x for x in ok if x.scores.kind == "video"]
+    per_method = {}
+    for m in AGGREGATIONS:
+        per_method[m] = metrics.roc_auc(
+            np.array([x.row.label == "FAKE" for x in vids]),
+            np.array([x.scores.item_score(m, top_k) for x in vids])) if vids else None
+    best = max(AGGREGATIONS, key=lambda m: (per_method[m] or 0.0, -AGGREGATIONS.index(m)))
+    labels = np.array([x.row.label == "FAKE" for x in ok])
+    scores = np.array([x.scores.item_score(best, top_k) for x in ok])
+    _, threshold = metrics.eer(labels, scores)
+    return {"aggregation": best, "threshold": float(threshold if threshold is not None else 0.5),
+            "top_k": top_k, "validation_video_auc_by_aggregation": per_method}

@@ -1,0 +1,151 @@
+"""The ``manipulation`` signal: how likely each face track is to be swapped or blended in.
+
+Reads the faces signal (``requires = ("faces",)``): for images its ``FacesPayload``, for videos
+``shared["faces"]`` on the frames the faces signal samples. Each face is cut as in training
+(consentry.detector.scoring.face_crop) and scored by the shipped ONNX model; faces much
+smaller than the largest face in the frame are ignored. A track's score aggregates its frames
+(the rule chosen on validation, stored beside the model); the item's score is the maximum
+over tracks. An image with no face found - or whose face fills it, a pre-cropped face - is
+scored whole as one face crop (track 0).
+
+JSON: ``manipulation: {score, threshold, tracks: [{track, score, timeline: [[t, score], ...]}]}``.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import consentry.detector.report_section  # noqa: F401  (registers the HTML report section)
+from consentry.errors import SignalError
+from consentry.signals.base import FrameConsumer, ItemContext, SampledFrame, Signal
+from consentry.types import Frame, SignalResult
+
+
+@dataclass
+class ManipulationPayload:
+    """Kept in memory for the HTML report: the most suspicious face and where the model looked."""
+
+    worst_crop_jpeg: bytes | None = None
+    heatmap: np.ndarray | None = None
+    worst: dict[str, Any] = field(default_factory=dict)
+
+
+def _jpeg(rgb: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
+
+
+class ManipulationSignal(Signal):
+    name = "manipulation"
+    version = "1"
+    requires = ("faces",)
+    description = "face manipulation (self-blended-images EfficientNet-Lite0, ONNX) per face track"
+
+    def __init__(self) -> None:
+        self.scorer = None
+
+    @classmethod
+    def available(cls) -> str | None:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            return "onnxruntime missing (install the 'detector' extra)"
+        from consentry.detector.scoring import model_path
+
+        try:
+            model_path()
+        except FileNotFoundError as exc:
+            return str(exc)
+        return None
+
+    def setup(self, settings: Any) -> None:
+        from consentry.detector.scoring import Scorer
+
+        self.scorer = Scorer(threads=2)
+
+    def _scorer(self):
+        if self.scorer is None:
+            self.setup(None)
+        return self.scorer
+
+    def compute_image(self, frame: Frame, ctx: ItemContext) -> SignalResult:
+        from consentry.detector.scoring import face_crop, is_face_crop, keep_large
+
+        faces = ctx.results.get("faces")
+        if faces is None:
+            raise SignalError("manipulation needs the faces signal's result")
+        dets = keep_large([t.detections[0] for t in faces.payload.tracks if t.detections])
+        # faces reports landmarks in the original image's pixels; frame.rgb may be scaled down
+        scale = frame.rgb.shape[1] / ctx.info.width if ctx.info.width else 1.0
+        tracks = [t.track for t in faces.payload.tracks if t.detections and t.detections[0] in dets]
+        lms = [np.asarray(d.landmarks, np.float64) * scale for d in dets]
+        if not lms or (len(lms) == 1 and is_face_crop(frame.rgb.shape, lms[0])):
+            crops, tracks = [frame.rgb], [0]
+        else:
+            crops = [face_crop(frame.rgb, lm) for lm in lms]
+        scores = self._scorer().score(crops)
+        timelines = {t: [(0.0, float(s))] for t, s in zip(tracks, scores, strict=True)}
+        best = int(np.argmax(scores))
+        return self._result(timelines, crops[best], 0.0, tracks[best], ctx)
+
+    def video_consumer(self, ctx: ItemContext) -> FrameConsumer:
+        return _ManipulationConsumer(self, ctx)
+
+    def _result(self, timelines: dict[int, list[tuple[float, float]]], worst_crop: np.ndarray | None,
+                worst_t: float, worst_track: int, ctx: ItemContext) -> SignalResult:
+        from consentry.detector.scoring import aggregate
+
+        info = self._scorer().info
+        tracks = [{"track": int(t),
+                   "score": round(aggregate([s for _, s in tl], info.aggregation, info.top_k), 4),
+                   "timeline": [[round(ts, 3), round(s, 4)] for ts, s in tl]}
+                  for t, tl in sorted(timelines.items())]
+        score = max((t["score"] for t in tracks), default=None)
+        payload = ManipulationPayload()
+        if worst_crop is not None and getattr(ctx.settings, "thumbnails", False):
+            # only when a report is asked for: the crop never leaves memory otherwise
+            payload = ManipulationPayload(_jpeg(worst_crop), self._scorer().occlusion_map(worst_crop),
+                                          {"track": worst_track, "t": worst_t})
+        fields = {"manipulation": {"score": score, "threshold": info.threshold,
+                                   "flagged": bool(score is not None and score >= info.threshold),
+                                   "tracks": tracks}}
+        return self.result(fields, payload)
+
+
+class _ManipulationConsumer(FrameConsumer):
+    def __init__(self, signal: ManipulationSignal, ctx: ItemContext) -> None:
+        from consentry.signals.faces.signal import faces_sampler
+
+        self.signal, self.ctx = signal, ctx
+        self.sampler = faces_sampler(ctx)  # the same frames the faces signal looks at
+        self.timelines: dict[int, list[tuple[float, float]]] = {}
+        self.worst: tuple[float, np.ndarray | None, float, int] = (-1.0, None, 0.0, 0)
+
+    def wants(self, index: int, timestamp: float) -> bool:
+        return self.sampler(index, timestamp)
+
+    def add(self, frame: SampledFrame, shared: dict[str, Any]) -> None:
+        from consentry.detector.scoring import face_crop, keep_large
+
+        faces = shared.get("faces") or []
+        kept = keep_large(faces, width=lambda f: f[1].size)
+        if not kept:
+            return
+        rgb = frame.rgb
+        crops = [face_crop(rgb, np.asarray(det.landmarks, np.float64)) for _, det in kept]
+        scores = self.signal._scorer().score(crops)
+        for (track, _), crop, s in zip(kept, crops, scores, strict=True):
+            self.timelines.setdefault(int(track), []).append((float(frame.timestamp), float(s)))
+            if s > self.worst[0]:
+                self.worst = (float(s), crop, float(frame.timestamp), int(track))
+
+    def finish(self) -> SignalResult:
+        _, crop, t, track = self.worst
+        return self.signal._result(self.timelines, crop, t, track, self.ctx)

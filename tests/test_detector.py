@@ -1,0 +1,145 @@
+"""Manipulation detector: self-blending, the shipped ONNX model, metrics and ``eval detector``."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from consentry.detector import metrics
+from consentry.detector.data import crop_landmarks, read_labels, splits
+from consentry.detector.geometry import Landmarker, face_outline
+from consentry.detector.sbi import self_blend
+from tests.conftest import DEEPFAKE_DEV, DFDC_FACES, SHARED, need
+
+
+def _real_crops(n: int) -> list[Path]:
+    rows = read_labels(need(DFDC_FACES / "labels.tsv"))
+    return [r.file for r in rows if r.label == "REAL"][:n]
+
+
+def test_self_blend_mixes_a_face_only_with_itself_inside_the_face() -> None:
+    lmk = Landmarker()
+    checked = 0
+    for path in _real_crops(12):
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        lm = crop_landmarks(lmk, rgb)
+        if lm is None:
+            continue
+        fake, mask = self_blend(rgb, lm, np.random.default_rng(checked))
+        assert fake.shape == rgb.shape and mask.shape == rgb.shape[:2]
+        # outside the mask the picture is untouched: nothing but this face went in
+        outside = mask < 1e-3
+        assert np.abs(fake[outside].astype(int) - rgb[outside].astype(int)).max() <= 1
+        # inside, the blend changed the face
+        inside = mask > 0.2
+        assert inside.sum() > 0.1 * mask.size
+        assert np.abs(fake[inside].astype(int) - rgb[inside].astype(int)).mean() > 1.0
+        # and the mask lies within the face: inside the (generous) face outline's bounding box
+        outline = face_outline(lm, None, forehead=True)
+        ys, xs = np.nonzero(mask > 0.05)
+        iod = np.linalg.norm(lm[0:2].mean(0) - lm[2:4].mean(0))
+        assert xs.min() >= outline[:, 0].min() - 0.25 * iod and xs.max() <= outline[:, 0].max() + 0.25 * iod
+        assert ys.min() >= outline[:, 1].min() - 0.25 * iod and ys.max() <= outline[:, 1].max() + 0.25 * iod
+        checked += 1
+    assert checked >= 8
+
+
+def test_self_blend_takes_no_second_image() -> None:
+    import inspect
+
+    params = list(inspect.signature(self_blend).parameters)
+    assert params == ["rgb", "landmarks", "rng"]
+
+
+def test_splits_never_train_on_fakes_or_held_out_sources() -> None:
+    need(DFDC_FACES / "labels.tsv")
+    need(DEEPFAKE_DEV / "labels.tsv")
+    sp = splits(SHARED)
+    train = sp["train_dfdc"] + sp["train_video"]
+    assert train and all(r.label == "REAL" for r in train)
+    train_names = {r.file.name for r in train}
+    for held in ("val_dfdc", "test_dfdc"):
+        sources = {r.file.name for r in sp[held]} | {r.original.replace(".mp4", ".jpg") for r in sp[held]}
+        assert not train_names & sources, held
+    test_ids = {"585", "599", "672", "720", "866", "878", "183", "253", "469", "481"}
+    assert not any(Path(r.file).stem in test_ids for r in sp["train_video"])
+
+
+def test_auc_matches_pairwise_definition() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.random(60) < 0.4
+    s = np.round(rng.random(60), 1)  # ties on purpose
+    pairs = [(1.0 if a > b else 0.5 if a == b else 0.0) for a, b in itertools.product(s[y], s[~y])]
+    assert metrics.roc_auc(y, s) == pytest.approx(np.mean(pairs))
+    assert metrics.roc_auc(y, y.astype(float)) == 1.0
+    assert metrics.roc_auc(np.ones(3, bool), np.ones(3)) is None
+    lo, hi = metrics.bootstrap_ci(y, s, metrics.roc_auc, n=200)
+    assert lo <= metrics.roc_auc(y, s) <= hi
+    e, thr = metrics.eer(y, y.astype(float))
+    assert e == 0.0 and thr == 1.0
+
+
+def _shipped_model() -> Path:
+    from consentry.detector.scoring import model_path
+
+    try:
+        return model_path()
+    except FileNotFoundError:
+        pytest.fail("the shipped detector model is missing")
+
+
+def test_shipped_model_loads_offline_and_scores_in_unit_interval() -> None:
+    from consentry.detector.scoring import Scorer
+
+    path = _shipped_model()
+    assert path.stat().st_size < 30_000_000
+    scorer = Scorer(path)
+    assert 0.0 < scorer.info.threshold < 1.0
+    crops = [np.asarray(Image.open(p).convert("RGB")) for p in _real_crops(4)]
+    crops.append(np.zeros((224, 224, 3), np.uint8))
+    scores = scorer.score(crops)
+    assert scores.shape == (5,) and np.all((scores >= 0) & (scores <= 1))
+    heat = scorer.occlusion_map(crops[0], grid=4)
+    assert heat.shape == (4, 4) and heat.max() <= 1.0
+
+
+def _tiny_labels(tmp_path: Path, n: int = 3) -> Path:
+    rows = [r for r in csv.DictReader(need(DEEPFAKE_DEV / "labels.tsv").open(), delimiter="\t")
+            if r["kind"] == "image"]
+    chosen = [r for r in rows if r["label"] == "REAL"][:n] + [r for r in rows if r["label"] == "FAKE"][:n]
+    tsv = tmp_path / "labels.tsv"
+    with tsv.open("w", newline="") as fh:
+        w = csv.writer(fh, delimiter="\t")
+        w.writerow(["file", "label", "original", "kind", "dataset"])
+        for r in chosen:
+            w.writerow([str(DEEPFAKE_DEV / r["file"]), r["label"], r["original"], r["kind"], "dev crops"])
+    return tsv
+
+
+def test_eval_detector_json_on_a_tiny_labels_file(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    _shipped_model()
+    tsv = _tiny_labels(tmp_path)
+    res = run_cli("eval", "detector", str(tsv), "--json", "--bootstrap", "50")
+    assert res.code == 0, res.stderr
+    (out,) = res.lines
+    for key in ("frame_auc", "video_auc", "n_real", "n_fake", "by_group"):
+        assert key in out
+    assert out["n_real"] == 3 and out["n_fake"] == 3
+    assert out["video_auc"] is None  # no videos in the set
+    assert 0.0 <= out["frame_auc"] <= 1.0
+    assert set(out["by_group"]) == {"dev crops"}
+    assert out["whole_crop_images"] >= 1
+
+
+def test_eval_detector_refuses_a_file_without_labels(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("path\tsomething\nx\ty\n")
+    res = run_cli("eval", "detector", str(bad), "--json")
+    assert res.code == 2
+    assert "label" in json.loads(res.stdout.splitlines()[-1])["error"]
