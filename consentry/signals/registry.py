@@ -16,6 +16,7 @@ SIGNALS: dict[str, str] = {
     "faces": "consentry.signals.faces.signal:FacesSignal",
     "manipulation": "consentry.signals.manipulation:ManipulationSignal",
     "sexual": "consentry.signals.sexual:SexualSignal",
+    "provenance": "consentry.signals.provenance.signal:ProvenanceSignal",
 }
 
 
