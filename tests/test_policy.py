@@ -88,7 +88,7 @@ def test_likeness_and_sexual_content_is_high_priority_review(policy: RulesPolicy
 
 
 def test_likeness_with_manipulated_face_is_high_review_and_labelled(policy: RulesPolicy) -> None:
-    verdict = decide(policy, item(likeness=LIKENESS, manipulation={"score": 0.93, "tracks": []}))
+    verdict = decide(policy, item(likeness=LIKENESS, manipulation={"score": 0.93, "threshold": 0.7, "tracks": []}))
     assert (verdict["action"], verdict["priority"]) == ("review", "high")
     assert set(codes(verdict)) == {"likeness-sexual-or-manipulated", "manipulated-face"}
     assert verdict["labels"] == ["manipulated-face"]
@@ -96,15 +96,35 @@ def test_likeness_with_manipulated_face_is_high_review_and_labelled(policy: Rule
 
 def test_likeness_alone_or_below_thresholds_is_allowed(policy: RulesPolicy) -> None:
     report = item(likeness=LIKENESS, sexual={"score": 0.3, "regions": []},
-                  manipulation={"score": 0.5, "tracks": []})
+                  manipulation={"score": 0.5, "threshold": 0.7, "tracks": []})
     verdict = decide(policy, report)
     assert verdict["action"] == "allow" and verdict["reasons"] == [] and not report.flagged
 
 
 def test_manipulation_alone_is_labelled_and_low_priority_review(policy: RulesPolicy) -> None:
-    verdict = decide(policy, item(manipulation={"score": 0.75, "tracks": []}))
+    verdict = decide(policy, item(manipulation={"score": 0.75, "threshold": 0.7, "tracks": []}))
     assert (verdict["action"], verdict["priority"]) == ("review", "low")
     assert verdict["labels"] == ["manipulated-face"]
+    assert "0.75 ≥ 0.70" in verdict["reasons"][0]["message"]
+
+
+def test_manipulation_uses_the_models_calibrated_operating_point(policy: RulesPolicy) -> None:
+    """The default policy reads the threshold the manipulation model ships with."""
+    assert decide(policy, item(manipulation={"score": 0.75, "threshold": 0.8}))["action"] == "allow"
+    no_threshold = decide(policy, item(manipulation={"score": 0.99}))
+    assert no_threshold["action"] == "allow"
+    no_faces = decide(policy, item(manipulation={"score": None, "threshold": 0.5, "tracks": []}))
+    assert no_faces["action"] == "allow" and "manipulation" not in no_faces["missing_signals"]
+
+
+def test_a_numeric_threshold_overrides_the_calibrated_one() -> None:
+    from consentry.policy.loader import parse
+
+    strict = RulesPolicy(parse('version = 1\n[[rule]]\nid = "m"\naction = "review"\n'
+                               'message = "m"\nwhen = { manipulation = 0.3 }\n', source="s.toml"))
+    verdict = decide(strict, item(manipulation={"score": 0.35, "threshold": 0.8}))
+    assert verdict["action"] == "review" and verdict["reasons"][0]["evidence"] == {
+        "manipulation": 0.35, "manipulation_threshold": 0.3}
 
 
 def test_c2pa_ai_generated_face_is_labelled_not_flagged(policy: RulesPolicy) -> None:

@@ -81,6 +81,14 @@ def test_impossible_threshold_is_rejected(value: str, why: str) -> None:
     assert "line 9:" in message and why in message
 
 
+def test_calibrated_is_only_for_the_manipulation_signal() -> None:
+    assert parse(GOOD.replace("sexual = 0.4", 'manipulation = "calibrated"'), source="t")
+    message = rejected(GOOD.replace("sexual = 0.4", 'sexual = "calibrated"'))
+    assert "line 9:" in message and "must be a score threshold" in message
+    message = rejected(GOOD.replace("sexual = 0.4", 'manipulation = "calibrate"'))
+    assert "line 9:" in message and 'or "calibrated"' in message
+
+
 def test_bad_priority_action_and_bank_kind_are_rejected() -> None:
     message = rejected(GOOD.replace('priority = "high"', 'priority = "hgih"'))
     assert "line 7:" in message and "priority must be one of" in message

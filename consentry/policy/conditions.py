@@ -46,6 +46,18 @@ def _is_score(value: Any) -> str | None:
     return None
 
 
+CALIBRATED = "calibrated"
+
+
+def _is_score_or_calibrated(value: Any) -> str | None:
+    """A number, or "calibrated": the operating point the detector ships with its model
+    (the signal reports it as ``threshold`` beside ``score``)."""
+    if value == CALIBRATED:
+        return None
+    problem = _is_score(value)
+    return f"{problem}, or \"{CALIBRATED}\"" if problem else None
+
+
 def _one_of(allowed: tuple[str, ...]) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
@@ -72,7 +84,8 @@ def _likeness(want: bool, data: dict[str, Any]) -> Outcome:
     people = sorted({str(h.get("person")) for h in hits})
     text = (f"likeness of protected person {', '.join(people)}" if hits
             else "no protected person's likeness")
-    evidence = [{"person": h.get("person"), "track": h.get("track"), "distance": h.get("distance")}
+    evidence = [{"person": h.get("person"), "name": h.get("name"), "track": h.get("track"),
+                 "distance": h.get("distance")}
                 for h in hits]
     return Outcome(bool(hits) == want, {"likeness": evidence[:20]}, text)
 
@@ -83,10 +96,13 @@ def _faces(want: bool, data: dict[str, Any]) -> Outcome:
 
 
 def _score(field: str, label: str) -> Callable[[float, dict[str, Any]], Outcome]:
-    def evaluate(threshold: float, data: dict[str, Any]) -> Outcome:
-        score = (data.get(field) or {}).get("score")
-        if score is None:
-            return Outcome(False, {}, f"no {label} score")
+    def evaluate(wanted: float | str, data: dict[str, Any]) -> Outcome:
+        section = data.get(field) or {}
+        score = section.get("score")
+        threshold = section.get("threshold") if wanted == CALIBRATED else wanted
+        if score is None or not isinstance(threshold, int | float):
+            return Outcome(False, {}, f"no {label} score" if score is None
+                           else f"{label} signal reports no calibrated threshold")
         fired = score >= threshold
         op = "≥" if fired else "<"
         return Outcome(fired, {field: round(float(score), 4), f"{field}_threshold": threshold},
@@ -125,8 +141,9 @@ CONDITIONS: dict[str, ConditionType] = {c.key: c for c in [
     ConditionType("faces", "faces", "faces", "true/false", _is_bool, _faces),
     ConditionType("sexual", "sexual", "sexual", "score threshold in (0, 1]", _is_score,
                   _score("sexual", "sexual-content")),
-    ConditionType("manipulation", "manipulation", "manipulation", "score threshold in (0, 1]",
-                  _is_score, _score("manipulation", "face-manipulation")),
+    ConditionType("manipulation", "manipulation", "manipulation",
+                  f'score threshold in (0, 1], or "{CALIBRATED}" (the model\'s operating point)',
+                  _is_score_or_calibrated, _score("manipulation", "face-manipulation")),
     ConditionType("c2pa_ai_generated", "provenance", "provenance", "true/false", _is_bool,
                   _provenance_flag(("c2pa", "ai_generated"),
                                    "C2PA manifest declares AI-generated media")),

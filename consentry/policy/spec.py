@@ -72,7 +72,9 @@ class Clause:
 
 
 def _op(c: Condition) -> str:
-    return "≥" if c.key in ("sexual", "manipulation") else ("in" if isinstance(c.value, list) else "=")
+    if c.key in ("sexual", "manipulation"):
+        return "≥"
+    return "in" if isinstance(c.value, list) else "="
 
 
 def _show(value: Any) -> str:
