@@ -88,7 +88,8 @@ def test_likeness_and_sexual_content_is_high_priority_review(policy: RulesPolicy
 
 
 def test_likeness_with_manipulated_face_is_high_review_and_labelled(policy: RulesPolicy) -> None:
-    verdict = decide(policy, item(likeness=LIKENESS, manipulation={"score": 0.93, "threshold": 0.7, "tracks": []}))
+    manipulation = {"score": 0.93, "threshold": 0.7, "tracks": []}
+    verdict = decide(policy, item(likeness=LIKENESS, manipulation=manipulation))
     assert (verdict["action"], verdict["priority"]) == ("review", "high")
     assert set(codes(verdict)) == {"likeness-sexual-or-manipulated", "manipulated-face"}
     assert verdict["labels"] == ["manipulated-face"]
