@@ -16,7 +16,7 @@ from typing import Any
 
 from consentry.signals.base import EveryNthFrame, FrameConsumer, ItemContext, SampledFrame, Signal
 from consentry.signals.face_types import FaceDetection, FacesPayload, FaceTrack
-from consentry.signals.faces import models
+from consentry.signals.faces import models, report_section  # noqa: F401 - registers the report section
 from consentry.signals.faces.detector import FaceFinder, FinderSettings
 from consentry.signals.faces.tracking import Tracker
 from consentry.types import Frame, SignalResult
@@ -74,7 +74,8 @@ class _FacesConsumer(FrameConsumer):
         self.signal = signal
         self.finder = signal._finder()
         self.sampler = faces_sampler(ctx)
-        self.tracker = Tracker(keep_best=KEEP_BEST)
+        # A face must be allowed to miss a couple of samples, however sparse the sampling.
+        self.tracker = Tracker(max_gap_s=max(1.5, 2.5 / faces_fps(ctx)), keep_best=KEEP_BEST)
 
     def wants(self, index: int, timestamp: float) -> bool:
         return self.sampler(index, timestamp)

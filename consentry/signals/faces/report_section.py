@@ -1,0 +1,27 @@
+"""The faces and likeness findings of an item in the HTML report (no face images: counts,
+tracks and matches only)."""
+
+from __future__ import annotations
+
+import html
+
+from consentry.actions.report import SECTION_RENDERERS
+from consentry.types import ItemReport
+
+
+def render_faces(report: ItemReport) -> str:
+    data = report.as_json()
+    faces = data.get("faces")
+    parts: list[str] = []
+    if faces:
+        matchable = sum(bool(f.get("matchable")) for f in faces)
+        parts.append(f"faces: {len(faces)} track(s), {matchable} good enough to match")
+    for hit in data.get("likeness") or []:
+        who = html.escape(str(hit.get("name") or f"person {hit.get('person')}"))
+        parts.append(f'<b class="flagged">protected person {who} (id {int(hit["person"])})</b> in track '
+                     f"{int(hit['track'])}, distance {float(hit['distance']):.3f}")
+    return "<br>".join(parts) + ("<br>" if parts else "")
+
+
+if render_faces not in SECTION_RENDERERS:
+    SECTION_RENDERERS.append(render_faces)
