@@ -17,38 +17,38 @@ from consentry.store.db import open_database
 from consentry.store.models import Scan
 from consentry.types import ItemReport, MediaKind, SignalResult
 
-NO_FACE_REVIEW = """\
+UNSIGNED_REVIEW = """\
 version = 1
-name = "no-face"
+name = "unsigned"
 
 [[rule]]
-id = "no-face"
+id = "unsigned"
 action = "review"
 priority = "low"
-message = "No face was found"
-when = { faces = false }
+message = "No Content Credentials"
+when = { c2pa_state = ["absent"] }
 """
 
 
 def test_policy_check_rejects_with_line_and_exit_2(run_cli, tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text(NO_FACE_REVIEW.replace("faces = false", "face = false"))
+    bad.write_text(UNSIGNED_REVIEW.replace("c2pa_state =", "c2pa_stat ="))
     result = run_cli("policy", "check", str(bad))
     assert result.code == 2
-    assert "line 9:" in result.stderr and "unknown signal condition 'face'" in result.stderr
+    assert "line 9:" in result.stderr and "unknown signal condition 'c2pa_stat'" in result.stderr
     result = run_cli("--json", "policy", "check", str(bad))
     assert result.code == 2 and "line 9:" in result.lines[0]["error"]
 
 
 def test_policy_check_prints_the_rules(run_cli, tmp_path: Path) -> None:
     good = tmp_path / "good.toml"
-    good.write_text(NO_FACE_REVIEW)
+    good.write_text(UNSIGNED_REVIEW)
     result = run_cli("policy", "check", str(good), "--json")
     assert result.code == 0, result.stderr
     [spec] = result.lines
-    assert spec["name"] == "no-face" and spec["rules"][0]["when"] == {"faces": False}
+    assert spec["name"] == "unsigned" and spec["rules"][0]["when"] == {"c2pa_state": ["absent"]}
     text = run_cli("policy", "check", str(good))
-    assert text.code == 0 and "no-face" in text.stdout and "review (low)" in text.stdout
+    assert text.code == 0 and "unsigned" in text.stdout and "review (low)" in text.stdout
 
 
 def test_policy_show_prints_the_default(run_cli) -> None:
@@ -62,7 +62,7 @@ def test_policy_show_prints_the_default(run_cli) -> None:
 
 def test_scan_refuses_a_bad_policy_before_any_work(run_cli, tmp_path: Path, sqlite_url: str) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text(NO_FACE_REVIEW.replace('priority = "low"', 'priority = "urgent"'))
+    bad.write_text(UNSIGNED_REVIEW.replace('priority = "low"', 'priority = "urgent"'))
     image = tmp_path / "a.png"
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(image)
     result = run_cli("scan", str(image), "--signals", "hash", "--policy", str(bad))
@@ -74,24 +74,24 @@ def test_scan_refuses_a_bad_policy_before_any_work(run_cli, tmp_path: Path, sqli
 
 def test_review_verdict_sets_exit_1_and_is_stored(run_cli, tmp_path: Path, sqlite_url: str) -> None:
     policy = tmp_path / "p.toml"
-    policy.write_text(NO_FACE_REVIEW)
+    policy.write_text(UNSIGNED_REVIEW)
     image = tmp_path / "shapes.png"
     rgb = np.full((160, 200, 3), 230, np.uint8)
     rgb[40:120, 30:90] = (200, 30, 30)
     Image.fromarray(rgb).save(image)
     report = tmp_path / "r.html"
-    result = run_cli("scan", str(image), "--signals", "faces", "--policy", str(policy), "--json",
+    result = run_cli("scan", str(image), "--signals", "provenance", "--policy", str(policy), "--json",
                      "--report", str(report))
     assert result.code == 1, result.stderr
     verdict = result.lines[0]["verdict"]
     assert (verdict["action"], verdict["priority"]) == ("review", "low")
-    assert verdict["reasons"][0]["message"] == "No face was found: no face found"
+    assert verdict["reasons"][0]["message"] == "No Content Credentials: C2PA manifest is absent"
     assert "REVIEW · priority low" in report.read_text()
     db = open_database(sqlite_url)
     with db.session() as session:
         row = session.scalars(select(Verdict)).one()
         assert (row.action, row.priority, row.policy) == ("review", "low", verdict["policy"])
-        assert row.reasons[0]["code"] == "no-face"
+        assert row.reasons[0]["code"] == "unsigned"
         assert session.scalars(select(Scan)).one().settings["policy"] == verdict["policy"]
     # the default policy does not flag a neutral image with no findings
     result = run_cli("scan", str(image), "--signals", "hash", "--json")
