@@ -5,7 +5,7 @@ service and the batch runner all call ``run_scan``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from consentry.match.base import Matcher
@@ -48,6 +48,8 @@ def run_scan(
     policy = policy or RulesPolicy.from_file()  # the shipped default policy
     signal_classes = registry.resolve(settings.signals)
     matchers = [m for cls in matcher_classes() if (m := cls.load(db)) is not None]
+    if not settings.dihedral and any(getattr(m, "needs_dihedral", False) for m in matchers):
+        settings = replace(settings, dihedral=True)  # a bank matches rotations/flips: hash all 8
     run_settings = asdict(settings) | {"signals": [c.name for c in signal_classes],
                                        "paths": [str(p) for p in paths],
                                        "policy": getattr(getattr(policy, "spec", None), "ref", None)}

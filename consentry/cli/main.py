@@ -16,6 +16,8 @@ COMMANDS = [
     "consentry.cli.scans",
     "consentry.cli.db",
     "consentry.cli.samples",
+    "consentry.cli.bank",
+    "consentry.cli.hash",
     "consentry.cli.person",
     "consentry.cli.policy",
     "consentry.cli.detector",

@@ -13,7 +13,11 @@ class Policy(Protocol):
 
 
 class FlagOnMatchPolicy:
-    """Until a policy file is configured: flag an item when a matcher marked it."""
+    """Without a policy file: flag an item when a matcher marked it, or when it matches a
+    hash bank and no allow bank (an allow-bank match overrides every other bank)."""
 
     def decide(self, report: ItemReport) -> None:
-        report.flagged = bool(report.fields.get("flag_reasons"))
+        matches = report.fields.get("matches") or []
+        allowed = any(m.get("kind") == "allow" for m in matches)
+        banned = any(m.get("kind") != "allow" for m in matches)
+        report.flagged = bool(report.fields.get("flag_reasons")) or (banned and not allowed)

@@ -1,0 +1,1 @@
+"""Hash banks: lists of known media hashes (NCII, deepfakes, allow lists) to match against."""

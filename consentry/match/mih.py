@@ -1,0 +1,387 @@
+"""Exact multi-index hashing (MIH) for 256-bit PDQ hashes, in vectorised numpy.
+
+Why: at 10M hashes FAISS's exact flat index manages ~140 lookups/s and its multi-hash index
+needs gigabytes (docs/performance.md, "Hash matching"). MIH is exact and sublinear: split
+the hash into ``m`` disjoint chunks of ``w`` bits; by the pigeonhole principle two hashes
+within distance ``T`` agree to within ``T // m`` bits on at least one chunk. Each chunk has a
+direct-addressed table (CSR: ``offsets`` into ``ids`` sorted by chunk value), so a lookup
+enumerates the few thousand chunk values within that radius, gathers the ids in those
+buckets and verifies every candidate by popcount on the full 256 bits. Nothing is
+approximate: every hash within ``T`` is returned, and nothing beyond it.
+
+A ``Segment`` is immutable and persisted as ``.npy`` files (memory-mapped on load, so
+opening a 10M index takes milliseconds). ``MIHIndex`` holds several segments so new hashes
+are matchable at once without rebuilding the big one (LSM-style: small segments merge).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+HASH_BYTES = 32
+WORDS = 4  # 256 bits as four uint64 words
+BRUTE_FORCE_BELOW = 4096  # tiny segments: a popcount scan beats table probes
+MAX_KEY_BITS = 23  # bucket tables of 2**23 uint16 = 16 MB per chunk
+FORMAT_VERSION = 1
+QUERY_BATCH = 128
+
+
+def hex_to_words(hex_hashes: Iterable[str]) -> np.ndarray:
+    """64-hex-character PDQ hashes -> (n, 4) uint64 (raw bytes, native word order)."""
+    raw = b"".join(bytes.fromhex(h) for h in hex_hashes)
+    return np.frombuffer(raw, dtype=np.uint64).reshape(-1, WORDS).copy()
+
+
+def words_to_hex(words: np.ndarray) -> list[str]:
+    raw = np.ascontiguousarray(words, dtype=np.uint64).tobytes()
+    return [raw[i : i + HASH_BYTES].hex() for i in range(0, len(raw), HASH_BYTES)]
+
+
+def popcount_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamming distance between rows of two broadcastable (..., 4) uint64 arrays (uint16)."""
+    counts = np.bitwise_count(np.bitwise_xor(a, b))  # uint8 per word, each <= 64
+    # Four column adds beat .sum(axis=-1) on a short axis several times over.
+    return counts[..., 0].astype(np.uint16) + counts[..., 1] + counts[..., 2] + counts[..., 3]
+
+
+def _chunk_values(words: np.ndarray, start: int, width: int) -> np.ndarray:
+    """Bits [start, start+width) of each 256-bit row (bit 0 = top bit of word 0)."""
+    k, o = divmod(start, 64)
+    w = words[:, k]
+    if o + width <= 64:
+        out = (w >> np.uint64(64 - o - width)) & np.uint64((1 << width) - 1)
+    else:
+        hi_bits = 64 - o
+        lo_bits = width - hi_bits
+        hi = (w & np.uint64((1 << hi_bits) - 1)) << np.uint64(lo_bits)
+        out = hi | (words[:, k + 1] >> np.uint64(64 - lo_bits))
+    return out.astype(np.uint32)
+
+
+def _flip_masks(width: int, radius: int) -> np.ndarray:
+    """Every ``width``-bit mask with at most ``radius`` bits set (radius 0 first)."""
+    masks = [0]
+    from itertools import combinations
+
+    for r in range(1, radius + 1):
+        masks.extend(sum(1 << b for b in bits) for bits in combinations(range(width), r))
+    return np.array(masks, dtype=np.uint32)
+
+
+def chunk_radii(chunks: int, threshold: int) -> list[int]:
+    """Search radius per chunk; -1 = chunk not searched.
+
+    Generalised pigeonhole: if chunk i is searched within r_i and sum(r_i + 1) > threshold,
+    a hash within ``threshold`` is within r_i on at least one chunk. So share T + 1 units
+    over the chunks: with 11 chunks and T = 31, ten chunks at radius 2 and one at radius 1.
+    """
+    units, extra = divmod(threshold + 1, chunks)
+    return [units + (i < extra) - 1 for i in range(chunks)]
+
+
+def probe_count(width: int, radius: int) -> int:
+    return sum(math.comb(width, i) for i in range(radius + 1))
+
+
+def choose_layout(n: int, threshold: int = 31) -> tuple[int, int]:
+    """(chunks m, chunk width w) minimising the lookup cost for n hashes.
+
+    Cost model (measured, docs/performance.md): a probe costs ~1 unit (table reads), a
+    candidate ~4 units (an id read, a random 32-byte gather from RAM, a popcount). Chunks of
+    about log2(n) bits win, as MIH theory says; the width is capped so tables stay small.
+    """
+    best: tuple[float, int, int] = (math.inf, 16, 16)
+    for m in range(6, 33):
+        w = min(256 // m, MAX_KEY_BITS)
+        probes = sum(probe_count(w, r) for r in chunk_radii(m, threshold) if r >= 0)
+        cost = probes * (1.0 + 4.0 * n / 2**w)
+        if cost < best[0]:
+            best = (cost, m, w)
+    return best[1], best[2]
+
+
+BLOCK_BITS = 8  # two-level bucket tables: a uint32 base per 256 values + a uint16 offset per value
+
+
+def _bucket_tables(keys: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start of every bucket as base[v >> 8] + local[v] (half the RAM of a uint32 table)."""
+    counts = np.bincount(keys, minlength=2**width + 1)  # one spare value: end of the last bucket
+    starts = np.zeros(counts.size, dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    base = starts[:: 2**BLOCK_BITS].astype(np.uint32)
+    local = starts - np.repeat(base.astype(np.int64), 2**BLOCK_BITS)[: starts.size]
+    # uint16 unless a block holds over 65535 hashes (e.g. a bank full of one repeated hash).
+    small = local.max(initial=0) <= np.iinfo(np.uint16).max
+    return base, local.astype(np.uint16 if small else np.uint32)
+
+
+@dataclass
+class Segment:
+    """One immutable block of hashes with its chunk tables (or none when tiny)."""
+
+    words: np.ndarray  # (n, 4) uint64
+    chunks: int  # 0 = brute-force segment
+    width: int
+    bases: np.ndarray | None  # (m, 2**(w-8) + 1) uint32
+    locals_: np.ndarray | None  # (m, 2**w + 1) uint16: bucket start = base[v >> 8] + local[v]
+    ids: np.ndarray | None  # (m, n) uint32, local ids sorted by chunk value
+
+    @property
+    def size(self) -> int:
+        return int(self.words.shape[0])
+
+    @classmethod
+    def build(cls, words: np.ndarray, threshold: int = 31) -> Segment:
+        words = np.ascontiguousarray(words, dtype=np.uint64)
+        n = words.shape[0]
+        if n < BRUTE_FORCE_BELOW:
+            return cls(words, 0, 0, None, None, None)
+        m, w = choose_layout(n, threshold)
+        bases = np.empty((m, 2 ** max(0, w - BLOCK_BITS) + 1), dtype=np.uint32)
+        local_tables = []
+        ids = np.empty((m, n), dtype=np.uint32)
+        for j in range(m):
+            keys = _chunk_values(words, j * w, w)
+            ids[j] = np.argsort(keys, kind="stable")
+            bases[j], local = _bucket_tables(keys, w)
+            local_tables.append(local)
+        wide = any(t.dtype == np.uint32 for t in local_tables)
+        locals_ = np.stack([t.astype(np.uint32 if wide else np.uint16) for t in local_tables])
+        return cls(words, m, w, bases, locals_, ids)
+
+    def search(self, queries: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(query row, local id, distance) for every pair within ``threshold``."""
+        if self.size == 0 or queries.shape[0] == 0:
+            return _empty()
+        if self.chunks == 0:
+            return _brute(self.words, queries, threshold)
+        assert self.bases is not None and self.locals_ is not None and self.ids is not None
+        found_q, found_id = [], []
+        shift = np.uint32(BLOCK_BITS)
+        for j, radius in enumerate(chunk_radii(self.chunks, threshold)):
+            if radius < 0:
+                continue
+            masks = _masks(self.width, radius)
+            keys = _chunk_values(queries, j * self.width, self.width)
+            probes = (keys[:, None] ^ masks[None, :]).ravel()
+            ends_at = probes + np.uint32(1)
+            # np.take, not fancy indexing: several times faster on big arrays.
+            base, local = self.bases[j], self.locals_[j]
+            starts = np.take(base, probes >> shift) + np.take(local, probes).astype(np.uint32)
+            counts = np.take(base, ends_at >> shift) + np.take(local, ends_at).astype(np.uint32) - starts
+            hit = np.flatnonzero(counts)
+            if hit.size == 0:
+                continue
+            starts = starts[hit].astype(np.int64)
+            counts = counts[hit].astype(np.int64)
+            probe_q = hit // masks.size
+            total = int(counts.sum())
+            # Expand each bucket [start, start+count) into positions without a Python loop.
+            run_start = np.cumsum(counts) - counts
+            positions = np.arange(total, dtype=np.int64) + np.repeat(starts - run_start, counts)
+            cand = np.take(self.ids[j], positions)
+            cand_q = np.repeat(probe_q, counts)
+            dist = popcount_distance(np.take(self.words, cand, axis=0), np.take(queries, cand_q, axis=0))
+            keep = dist <= threshold
+            found_q.append(cand_q[keep])
+            found_id.append(cand[keep].astype(np.int64))
+        if not found_q:
+            return _empty()
+        q = np.concatenate(found_q)
+        ids = np.concatenate(found_id)
+        # A match close on several chunks is found once per chunk: keep one.
+        key = np.unique(q * self.size + ids)
+        q, ids = key // self.size, key % self.size
+        dist = popcount_distance(np.take(self.words, ids, axis=0), np.take(queries, q, axis=0))
+        return q, ids, dist.astype(np.int32)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "words.npy", self.words)
+        if self.chunks:
+            np.save(folder / "bases.npy", self.bases)
+            np.save(folder / "locals.npy", self.locals_)
+            np.save(folder / "ids.npy", self.ids)
+        (folder / "layout.json").write_text(json.dumps({"chunks": self.chunks, "width": self.width}))
+
+    @classmethod
+    def load(cls, folder: Path, *, mmap: bool = True) -> Segment:
+        mode = "r" if mmap else None
+        layout = json.loads((folder / "layout.json").read_text())
+        words = np.load(folder / "words.npy", mmap_mode=mode)
+        if layout["chunks"] == 0:
+            return cls(np.asarray(words), 0, 0, None, None, None)
+        return cls(words, layout["chunks"], layout["width"],
+                   np.load(folder / "bases.npy", mmap_mode=mode),
+                   np.load(folder / "locals.npy", mmap_mode=mode),
+                   np.load(folder / "ids.npy", mmap_mode=mode))
+
+    @property
+    def nbytes(self) -> int:
+        tables = (self.bases, self.locals_, self.ids)
+        extra = sum(t.nbytes for t in tables if t is not None)
+        return int(self.words.nbytes) + extra
+
+
+_MASK_CACHE: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _masks(width: int, radius: int) -> np.ndarray:
+    key = (width, radius)
+    if key not in _MASK_CACHE:
+        _MASK_CACHE[key] = _flip_masks(width, radius)
+    return _MASK_CACHE[key]
+
+
+def _compact_ints(values: np.ndarray) -> np.ndarray:
+    """Payloads as int32 when they fit (40 MB less at 10M hashes), else int64."""
+    values = np.asarray(values, dtype=np.int64)
+    fits = values.size == 0 or (values.min() >= 0 and values.max() < 2**31)
+    return values.astype(np.int32) if fits else values
+
+
+def _empty() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int32)
+
+
+def _brute(words: np.ndarray, queries: np.ndarray, threshold: int
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    qs, ids, ds = [], [], []
+    step = max(1, 2**22 // max(1, words.shape[0]))  # bound the (q, n) distance matrix
+    for lo in range(0, queries.shape[0], step):
+        dist = popcount_distance(words[None, :, :], queries[lo : lo + step, None, :])
+        q, i = np.nonzero(dist <= threshold)
+        qs.append(q + lo)
+        ids.append(i)
+        ds.append(dist[q, i])
+    return (np.concatenate(qs).astype(np.int64), np.concatenate(ids).astype(np.int64),
+            np.concatenate(ds).astype(np.int32))
+
+
+class MIHIndex:
+    """Segments of hashes with a payload per hash (an int64 the caller chooses), persisted in
+    a folder. ``add`` makes new hashes matchable at once; ``remove`` hides payloads at once.
+    """
+
+    def __init__(self, threshold: int = 31, threads: int | None = None) -> None:
+        self.threshold = threshold
+        self.threads = threads or min(2, len(os.sched_getaffinity(0)))
+        self.segments: list[Segment] = []
+        self.payloads: list[np.ndarray] = []
+        self.removed: set[int] = set()
+        self.meta: dict = {}
+
+    def __len__(self) -> int:
+        return sum(s.size for s in self.segments)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(s.nbytes + p.nbytes for s, p in zip(self.segments, self.payloads, strict=True))
+
+    def add(self, words: np.ndarray, payload: np.ndarray) -> None:
+        if len(words) == 0:
+            return
+        self.segments.append(Segment.build(words, self.threshold))
+        self.payloads.append(_compact_ints(payload))
+        self._compact()
+
+    def _compact(self) -> None:
+        """Merge small segments so lookups touch few of them: rebuild only the small ones,
+        and the big one only when the rest reaches half its size (amortised O(n log n))."""
+        if len(self.segments) < 2:
+            return
+        sizes = [s.size for s in self.segments]
+        big = max(range(len(sizes)), key=sizes.__getitem__)
+        rest = sum(sizes) - sizes[big]
+        if rest >= sizes[big] // 2:
+            merge = list(range(len(sizes)))
+        elif len(self.segments) > 4:
+            merge = [i for i in range(len(sizes)) if i != big]
+        else:
+            return
+        words = np.concatenate([np.asarray(self.segments[i].words) for i in merge])
+        payload = _compact_ints(np.concatenate([self.payloads[i].astype(np.int64) for i in merge]))
+        keep = [i for i in range(len(sizes)) if i not in merge]
+        self.segments = [self.segments[i] for i in keep] + [Segment.build(words, self.threshold)]
+        self.payloads = [self.payloads[i] for i in keep] + [payload]
+
+    def remove(self, payloads: Iterable[int]) -> None:
+        self.removed.update(int(p) for p in payloads)
+
+    def search(self, queries: np.ndarray, threshold: int | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(query row, payload, distance) of every indexed hash within ``threshold``."""
+        threshold = self.threshold if threshold is None else threshold
+        queries = np.ascontiguousarray(queries, dtype=np.uint64).reshape(-1, WORDS)
+        # Batches of ~128 queries keep the working arrays in cache; numpy releases the GIL in
+        # its loops, so threads share the batches (one thread for a single lookup).
+        starts = list(range(0, queries.shape[0], QUERY_BATCH))
+        if len(starts) > 1 and self.threads > 1:
+            with ThreadPoolExecutor(self.threads) as pool:
+                parts = list(pool.map(lambda lo: self._search(queries, lo, threshold), starts))
+        else:
+            parts = [self._search(queries, lo, threshold) for lo in starts]
+        if not parts:
+            return _empty()
+        q = np.concatenate([p[0] for p in parts])
+        p = np.concatenate([p[1] for p in parts])
+        d = np.concatenate([p[2] for p in parts])
+        if self.removed:
+            alive = ~np.isin(p, np.fromiter(self.removed, dtype=np.int64))
+            q, p, d = q[alive], p[alive], d[alive]
+        return q, p, d
+
+    def _search(self, queries: np.ndarray, lo: int, threshold: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        batch = queries[lo : lo + QUERY_BATCH]
+        qs, ps, ds = [], [], []
+        for segment, payload in zip(self.segments, self.payloads, strict=True):
+            q, local, d = segment.search(batch, threshold)
+            qs.append(q + lo)
+            ps.append(payload[local].astype(np.int64))
+            ds.append(d)
+        if not qs:
+            return _empty()
+        return np.concatenate(qs), np.concatenate(ps), np.concatenate(ds)
+
+    def save(self, folder: Path) -> None:
+        """Write to a fresh folder then swap it in, so a reader never sees half an index."""
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for i, (segment, payload) in enumerate(zip(self.segments, self.payloads, strict=True)):
+            segment.save(tmp / f"seg{i:03d}")
+            np.save(tmp / f"seg{i:03d}" / "payload.npy", payload)
+        np.save(tmp / "removed.npy", np.fromiter(self.removed, dtype=np.int64))
+        manifest = {"format": FORMAT_VERSION, "threshold": self.threshold,
+                    "segments": len(self.segments), "meta": self.meta}
+        (tmp / "manifest.json").write_text(json.dumps(manifest))
+        old = folder.with_name(folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, folder: Path, *, mmap: bool = True, threads: int | None = None) -> MIHIndex:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        if manifest.get("format") != FORMAT_VERSION:
+            raise ValueError(f"index format {manifest.get('format')} is not {FORMAT_VERSION}")
+        index = cls(manifest["threshold"], threads)
+        index.meta = manifest.get("meta", {})
+        for i in range(manifest["segments"]):
+            seg_dir = folder / f"seg{i:03d}"
+            index.segments.append(Segment.load(seg_dir, mmap=mmap))
+            index.payloads.append(np.load(seg_dir / "payload.npy"))
+        index.removed = set(np.load(folder / "removed.npy").tolist())
+        return index
