@@ -111,3 +111,10 @@ def test_shared_sample_video_scores_low(run_cli) -> None:
     assert result.code == 0, result.stderr
     sexual = result.lines[0]["sexual"]
     assert sexual["frames_scored"] >= 10 and sexual["score"] < LOW
+
+
+def test_video_sampling_rate_is_configurable(run_cli, tmp_path: Path) -> None:
+    clip = write_video(tmp_path / "clip.mp4", frames=60, fps=30)  # 2 s
+    result = run_cli("scan", str(clip), "--signals", "sexual", "--sexual-fps", "3", "--json")
+    assert result.code == 0, result.stderr
+    assert result.lines[0]["sexual"]["frames_scored"] == 6  # every 10th frame

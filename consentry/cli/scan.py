@@ -34,6 +34,8 @@ def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  
 @click.option("--every-frame", is_flag=True, help="Hash every video frame (vPDQ).")
 @click.option("--video-fps", type=click.FloatRange(min=0.001), default=1.0, show_default=True,
               help="Video frames hashed per second.")
+@click.option("--sexual-fps", type=click.FloatRange(min=0.001), default=1.0, show_default=True,
+              help="Video frames scored for sexual content per second.")
 @click.option("--faces-fps", type=click.FloatRange(min=0.001), default=2.0, show_default=True,
               help="Video frames searched for faces per second.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -57,7 +59,8 @@ def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  
 @common_options
 @handle_errors
 def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, dihedral: bool,
-            every_frame: bool, video_fps: float, faces_fps: float, workers: int | None,
+            every_frame: bool, video_fps: float, sexual_fps: float, faces_fps: float,
+            workers: int | None,
             report_path: Path | None, no_blur: bool, max_pixels: int, max_duration: float,
             max_decode_seconds: float, max_file_size: int, full_decode: bool,
             policy_path: Path | None) -> None:
@@ -73,6 +76,7 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, dihedral: 
                       max_duration_s=max_duration, max_decode_s=max_decode_seconds),
         video_fps=None if every_frame else video_fps,
         faces_fps=faces_fps,
+        sexual_fps=sexual_fps,
         dihedral=dihedral,
         signals=signals,
         fast_jpeg=not full_decode,
