@@ -16,6 +16,7 @@ import resource
 import statistics
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -84,6 +85,7 @@ def make_clip(out: Path, seconds: float = 60.0, fps: int = 30) -> Path:
         stream = dst.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
         stream.options = {"preset": "veryfast", "crf": "23"}
+        stream.codec_context.time_base = Fraction(1, fps)
         written = 0
         while written < frames_needed:
             for name in CLIP_SOURCES:
@@ -92,7 +94,8 @@ def make_clip(out: Path, seconds: float = 60.0, fps: int = 30) -> Path:
                         if written >= frames_needed:
                             break
                         scaled = frame.reformat(width=1280, height=720, format="yuv420p")
-                        scaled.pts = None
+                        scaled.pts = written
+                        scaled.time_base = Fraction(1, fps)
                         for packet in stream.encode(scaled):
                             dst.mux(packet)
                         written += 1

@@ -168,8 +168,8 @@ def test_enrol_match_remove_audit_and_forget(db_url: str, tmp_path: Path) -> Non
             actions = session.execute(select(AuditEntry.action, AuditEntry.subject, AuditEntry.actor)
                                       .order_by(AuditEntry.id)).all()
         assert [(a, s) for a, s, _ in actions] == [
-            ("likeness.enrol", f"person:{person_id}"), ("likeness.match", f"person:{person_id}"),
-            ("likeness.remove", f"person:{person_id}")]
+            ("likeness.enrol", f"person:{person_id}"), ("likeness.scan", f"scan:{scan_id}"),
+            ("likeness.match", f"person:{person_id}"), ("likeness.remove", f"person:{person_id}")]
         assert all(actor for _, _, actor in actions)
         assert LikenessMatcher.load(db) is None  # nobody enrolled: no matching at all
         matcher.index.remove(person_id)

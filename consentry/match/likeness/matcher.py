@@ -9,20 +9,37 @@ neither makes nor breaks a match. The threshold is calibrated on held-out data
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-import numpy as np
 from sqlalchemy.orm import Session
 
+from consentry.errors import ConfigError
 from consentry.match.base import Matcher
 from consentry.match.likeness.index import LikenessIndex
 from consentry.match.likeness.service import audit
 from consentry.signals.face_types import FacesPayload
 from consentry.store.db import Database, current_actor
+from consentry.store.models import Item
 from consentry.types import ItemReport
 
 # Calibrated on DFDC crops + FF++ REAL videos not used by the proof tests (docs/faces.md).
+# Lower it for large registries: expected false matches grow with the number of persons.
 THRESHOLD = 0.5
+THRESHOLD_ENV = "CONSENTRY_LIKENESS_THRESHOLD"
+
+
+def configured_threshold() -> float:
+    raw = os.environ.get(THRESHOLD_ENV)
+    if not raw:
+        return THRESHOLD
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{THRESHOLD_ENV}={raw!r} is not a number") from None
+    if not 0.0 < value < 1.2:
+        raise ConfigError(f"{THRESHOLD_ENV}={value} is outside (0, 1.2); the calibrated value is {THRESHOLD}")
+    return value
 
 
 class LikenessMatcher(Matcher):
@@ -33,6 +50,7 @@ class LikenessMatcher(Matcher):
         self.index = index
         self.threshold = threshold
         self.actor = current_actor()
+        self._scans_audited: set[int] = set()
 
     @classmethod
     def load(cls, db: Database) -> LikenessMatcher | None:
@@ -42,7 +60,7 @@ class LikenessMatcher(Matcher):
             return None
         with db.session() as session:
             index = LikenessIndex.from_session(session)
-        return cls(index) if len(index) else None
+        return cls(index, configured_threshold()) if len(index) else None
 
     def match(self, report: ItemReport, session: Session) -> None:
         result = report.results.get("faces")
@@ -51,6 +69,7 @@ class LikenessMatcher(Matcher):
             return
         from consentry.signals.faces.embed import embed_chips
 
+        self._audit_scan(report, session)
         found: list[dict[str, Any]] = []
         for track in payload.tracks:
             faces = [d for d in track.detections if d.matchable and d.chip is not None]
@@ -65,13 +84,19 @@ class LikenessMatcher(Matcher):
                                   "track": track.track, "distance": round(distance, 3),
                                   "frames": sorted(d.frame for d in faces)})
         report.fields["likeness"] = found
+        # Every registry match is audited; the scan's use of the registry once (above), and
+        # each item's own stored result records that it was compared.
         for hit in found:
             audit(session, self.actor, "likeness.match", f"person:{hit['person']}",
                   item_id=report.item_id, path=str(report.path), track=hit["track"],
                   distance=hit["distance"], threshold=self.threshold, frames=hit["frames"])
 
 
-def min_distances(queries: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
-    """Distance of each query to its nearest enrolled descriptor (calibration helper)."""
-    diff = queries[:, None, :] - enrolled[None, :, :]
-    return np.sqrt(np.einsum("qmd,qmd->qm", diff, diff)).min(axis=1)
+    def _audit_scan(self, report: ItemReport, session: Session) -> None:
+        item = session.get(Item, report.item_id) if report.item_id is not None else None
+        scan_id = item.scan_id if item is not None else -1
+        if scan_id in self._scans_audited:
+            return
+        self._scans_audited.add(scan_id)
+        audit(session, self.actor, "likeness.scan", f"scan:{scan_id}",
+              persons=len(self.index.persons()), threshold=self.threshold)
