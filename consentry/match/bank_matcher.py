@@ -24,6 +24,7 @@ from consentry.match.banks.models import Bank, BankEntry, BankMatch
 from consentry.match.banks.records import parse_vpdq
 from consentry.match.base import Matcher
 from consentry.match.mih import MIHIndex, hex_to_words
+from consentry.signals.pdq import distance
 from consentry.store.db import Database
 from consentry.types import ItemReport, MediaKind
 
@@ -95,6 +96,8 @@ class BankMatcher(Matcher):
                 continue  # withdrawn, deleted or its bank is disabled: stops matching at once
             entry, bank = entries[entry_id]
             hash_hex, quality, transform = queries[row]
+            if distance(hash_hex, entry.value) != d:
+                continue  # the index is a cache: trust the database's value, never a stale row
             if d > bank.threshold or quality < bank.quality_min or (transform and not bank.dihedral):
                 continue
             if entry_id not in best or d < best[entry_id].distance:
@@ -147,9 +150,8 @@ class BankMatcher(Matcher):
 def _active(session: Session, condition: Any) -> list[tuple[BankEntry, Bank]]:
     rows = session.execute(
         select(BankEntry, Bank).join(Bank, Bank.id == BankEntry.bank_id)
-        .where(condition, BankEntry.withdrawn_at.is_(None), Bank.enabled.is_(True))
-    ).tuples()
-    return list(rows)
+        .where(condition, BankEntry.withdrawn_at.is_(None), Bank.enabled.is_(True)))
+    return [(entry, bank) for entry, bank in rows]
 
 
 def _entries_by_id(session: Session, ids: np.ndarray) -> dict[int, tuple[BankEntry, Bank]]:

@@ -277,7 +277,7 @@ class MIHIndex:
         self.threads = threads or min(2, len(os.sched_getaffinity(0)))
         self.segments: list[Segment] = []
         self.payloads: list[np.ndarray] = []
-        self.removed: set[int] = set()
+        self._removed: np.ndarray = np.empty(0, np.int64)  # sorted payloads hidden from results
         self.meta: dict = {}
 
     def __len__(self) -> int:
@@ -314,8 +314,16 @@ class MIHIndex:
         self.segments = [self.segments[i] for i in keep] + [Segment.build(words, self.threshold)]
         self.payloads = [self.payloads[i] for i in keep] + [payload]
 
+    @property
+    def removed(self) -> set[int]:
+        return set(self._removed.tolist())
+
+    @removed.setter
+    def removed(self, payloads: Iterable[int]) -> None:
+        self._removed = np.unique(np.fromiter(payloads, dtype=np.int64))
+
     def remove(self, payloads: Iterable[int]) -> None:
-        self.removed.update(int(p) for p in payloads)
+        self.removed = self.removed | {int(p) for p in payloads}
 
     def search(self, queries: np.ndarray, threshold: int | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -335,8 +343,8 @@ class MIHIndex:
         q = np.concatenate([p[0] for p in parts])
         p = np.concatenate([p[1] for p in parts])
         d = np.concatenate([p[2] for p in parts])
-        if self.removed:
-            alive = ~np.isin(p, np.fromiter(self.removed, dtype=np.int64))
+        if self._removed.size:
+            alive = ~np.isin(p, self._removed)
             q, p, d = q[alive], p[alive], d[alive]
         return q, p, d
 
@@ -361,7 +369,7 @@ class MIHIndex:
         for i, (segment, payload) in enumerate(zip(self.segments, self.payloads, strict=True)):
             segment.save(tmp / f"seg{i:03d}")
             np.save(tmp / f"seg{i:03d}" / "payload.npy", payload)
-        np.save(tmp / "removed.npy", np.fromiter(self.removed, dtype=np.int64))
+        np.save(tmp / "removed.npy", self._removed)
         manifest = {"format": FORMAT_VERSION, "threshold": self.threshold,
                     "segments": len(self.segments), "meta": self.meta}
         (tmp / "manifest.json").write_text(json.dumps(manifest))
@@ -383,5 +391,5 @@ class MIHIndex:
             seg_dir = folder / f"seg{i:03d}"
             index.segments.append(Segment.load(seg_dir, mmap=mmap))
             index.payloads.append(np.load(seg_dir / "payload.npy"))
-        index.removed = set(np.load(folder / "removed.npy").tolist())
+        index.removed = np.load(folder / "removed.npy").tolist()
         return index

@@ -52,21 +52,24 @@ def sync(db: Database) -> dict[str, MIHIndex]:
 
 
 def _sync_one(db: Database, path: Path, signal: str) -> MIHIndex:
-    with db.session() as session:
-        max_id = session.scalar(select(func.max(BankEntry.id)).where(BankEntry.signal == signal)) or 0
-        withdrawn = set(session.scalars(
-            select(BankEntry.id).where(BankEntry.signal == signal, BankEntry.withdrawn_at.is_not(None))
-        ))
     index = _load(path)
-    if index is None or index.meta.get("max_id", 0) > max_id:
-        index = MIHIndex()
-        index.meta = {"max_id": 0}
+    watermark = int(index.meta.get("max_id", 0)) if index else 0
+    with db.session() as session:
+        of_signal = BankEntry.signal == signal
+        max_id = session.scalar(select(func.max(BankEntry.id)).where(of_signal)) or 0
+        # Entries the index already covers: fewer than it holds means some were deleted (or
+        # this is another database behind the same path): rebuild rather than trust it.
+        covered = session.scalar(select(func.count()).where(of_signal, BankEntry.id <= watermark))
+        withdrawn = set(session.scalars(
+            select(BankEntry.id).where(of_signal, BankEntry.withdrawn_at.is_not(None))))
+    if index is None or watermark > max_id or covered != index.meta.get("entries"):
+        index, watermark = MIHIndex(), 0
+        index.meta = {"max_id": 0, "entries": 0}
     changed = False
-    watermark = int(index.meta.get("max_id", 0))
     if watermark < max_id:
-        words, payload = _rows_after(db, signal, watermark)
+        words, payload, n_entries = _rows_after(db, signal, watermark)
         index.add(words, payload)
-        index.meta["max_id"] = max_id
+        index.meta = {"max_id": max_id, "entries": index.meta.get("entries", 0) + n_entries}
         changed = True
     if withdrawn != index.removed:
         index.removed = withdrawn
@@ -87,9 +90,10 @@ def _load(path: Path) -> MIHIndex | None:
         return None
 
 
-def _rows_after(db: Database, signal: str, watermark: int) -> tuple[np.ndarray, np.ndarray]:
+def _rows_after(db: Database, signal: str, watermark: int) -> tuple[np.ndarray, np.ndarray, int]:
     hashes: list[str] = []
     payload: list[int] = []
+    n_entries = 0
     with db.session() as session:
         rows = session.execute(
             select(BankEntry.id, BankEntry.value)
@@ -97,6 +101,7 @@ def _rows_after(db: Database, signal: str, watermark: int) -> tuple[np.ndarray, 
             .execution_options(yield_per=_BATCH)
         )
         for entry_id, value in rows:
+            n_entries += 1
             if signal == "pdq":
                 hashes.append(value)
                 payload.append(entry_id)
@@ -104,4 +109,4 @@ def _rows_after(db: Database, signal: str, watermark: int) -> tuple[np.ndarray, 
                 for frame_hash in dict.fromkeys(f.hash for f in parse_vpdq(value)):
                     hashes.append(frame_hash)
                     payload.append(entry_id)
-    return hex_to_words(hashes), np.array(payload, dtype=np.int64)
+    return hex_to_words(hashes), np.array(payload, dtype=np.int64), n_entries

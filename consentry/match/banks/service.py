@@ -105,10 +105,9 @@ class AddResult:
 def add_records(session: Session, bank: Bank, records: Iterable[BankRecord], *, source: str,
                 actor: str, case_id: str | None = None, note: str | None = None) -> AddResult:
     """Add entries; an active entry with the same signal and value is not added twice."""
-    existing = set(session.execute(
+    existing = {(signal, key) for signal, key in session.execute(
         select(BankEntry.signal, BankEntry.value_key)
-        .where(BankEntry.bank_id == bank.id, BankEntry.withdrawn_at.is_(None))
-    ).tuples())
+        .where(BankEntry.bank_id == bank.id, BankEntry.withdrawn_at.is_(None)))}
     result = AddResult()
     for record in records:
         key = (record.signal, record.value_key)
