@@ -117,3 +117,33 @@ def test_verdict_table_on_sqlite_and_postgresql(db_url: str) -> None:
         assert row.item_id == report.item_id and row.labels == ["known-ncii"]
         assert row.reasons[0]["evidence"]["matches"][0]["kind"] == "ncii"
     db.close()
+
+
+def test_default_policy_with_real_banks_blocks_ncii_and_allow_overrides(run_cli, tmp_path: Path,
+                                                                         sqlite_url: str) -> None:
+    """The real bank matcher, the hash signal and the default policy, end to end."""
+    from consentry.testing.samples import synthetic_scene
+
+    media = tmp_path / "media"
+    media.mkdir()
+    synthetic_scene(11).save(media / "known.png")
+    synthetic_scene(12).save(media / "other.png")
+    assert run_cli("bank", "create", "helpline", "--kind", "ncii").code == 0
+    added = run_cli("bank", "add", "helpline", str(media / "known.png"), "--case", "c-1")
+    assert added.code == 0, added.stderr
+    result = run_cli("scan", str(media), "--signals", "hash", "--json")
+    assert result.code == 1, result.stderr
+    by_name = {Path(line["path"]).name: line["verdict"] for line in result.lines}
+    known = by_name["known.png"]
+    assert known["action"] == "block" and known["reasons"][0]["code"] == "ncii-match"
+    assert "helpline" in known["reasons"][0]["message"]
+    assert known["reasons"][0]["evidence"]["matches"][0]["case_id"] == "c-1"
+    assert by_name["other.png"]["action"] == "allow"
+    # the same picture in an allow bank overrides the NCII bank
+    assert run_cli("bank", "create", "benign", "--kind", "allow").code == 0
+    assert run_cli("bank", "add", "benign", str(media / "known.png")).code == 0
+    result = run_cli("scan", str(media / "known.png"), "--signals", "hash", "--json")
+    assert result.code == 0, result.stderr
+    verdict = result.lines[0]["verdict"]
+    assert verdict["action"] == "allow" and verdict["overridden"] == [
+        {"code": "ncii-match", "by": "allow-match"}]

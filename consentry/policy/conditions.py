@@ -72,7 +72,8 @@ def _bank(kinds: list[str], data: dict[str, Any]) -> Outcome:
     hits = [m for m in data.get("matches") or [] if m.get("kind") in kinds]
     banks = sorted({str(m.get("bank")) for m in hits})
     evidence = [{"bank": m.get("bank"), "kind": m.get("kind"), "signal": m.get("signal"),
-                 "distance": m.get("distance")} for m in hits]
+                 "distance": m.get("distance"), "case_id": m.get("case_id"),
+                 "entry_id": m.get("entry_id")} for m in hits]
     best = min((m.get("distance") for m in hits if m.get("distance") is not None), default=None)
     text = (f"matched bank {', '.join(banks)} ({'/'.join(sorted({m['kind'] for m in hits}))})"
             + (f", best distance {best}" if best is not None else "")) if hits else ""
