@@ -5,7 +5,8 @@ pipeline").
 Media is built in a temporary folder from ../shared (never committed), the same as
 bench/bench_faces.py: the photo is 5 DFDC REAL crops (200 px faces) on a grey background saved
 as JPEG q90; the video is the FF++ c40 720p YouTube originals scaled to 1280x720 at 30 fps, cut at
-60 s. One consenting person (another DFDC crop) is enrolled so the likeness matcher runs.
+60 s. One consenting person (another DFDC crop) is enrolled so the likeness matcher runs, and an
+NCII bank of random PDQ hashes is filled so the bank matcher runs.
 
     .venv/bin/python -m bench.bench_pipeline [--repeats 10] [--skip-video] [--skip-cli]
 """
@@ -13,6 +14,7 @@ as JPEG q90; the video is the FF++ c40 720p YouTube originals scaled to 1280x720
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -22,9 +24,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
-from bench.bench_faces import CLIP_SOURCES, FFPP, cpu_seconds, real_crops
 from consentry.match.registry import matcher_classes
 from consentry.pipeline import Analyser
 from consentry.policy.engine import RulesPolicy
@@ -36,6 +38,23 @@ from consentry.store import scans as scan_store
 from consentry.store.db import Database, open_database
 from consentry.testing.faces import group_photo
 from consentry.types import ItemReport, SignalResult
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV = ROOT.parent / "shared/data/deepfake-dev"
+FFPP = DEV / "mudouble__FaceForensics-Detection_Website/media/in_out_videos/original"
+CLIP_SOURCES = ["253", "183", "481", "585", "599", "672", "878"]  # the 1280x720 ones
+
+
+def real_crops(n: int, offset: int = 0) -> list[Path]:
+    rows = (DEV / "labels.tsv").read_text().splitlines()[1:]
+    names = sorted(r.split("\t")[0] for r in rows if "\tREAL\t" in r and "faces_224/" in r)
+    return [DEV / name for name in names[offset:offset + n]]
+
+
+def cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def make_clip(out: Path, seconds: float = 60.0, fps: int = 30) -> Path:
@@ -125,6 +144,22 @@ def enrol_someone(db: Database, tmp: Path) -> bool:
     return False
 
 
+def fill_bank(db: Database, n_hashes: int) -> bool:
+    """An NCII bank of random PDQ hashes, so the bank matcher runs (nothing will match)."""
+    try:
+        from consentry.match.banks.records import make_record
+        from consentry.match.banks.service import add_records, create_bank
+    except ImportError:
+        return False
+    rng = np.random.default_rng(5)
+    hashes = rng.integers(0, 256, (n_hashes, 32), dtype=np.uint8)
+    with db.session() as session:
+        bank = create_bank(session, "bench-ncii", "ncii", "bench")
+        add_records(session, bank, (make_record("pdq", h.tobytes().hex()) for h in hashes),
+                    source="bench", actor="bench")
+    return True
+
+
 def run_item(path: Path, analyser: Analyser, db: Database, scan_id: int, matchers: list,
              policy: RulesPolicy, spent: dict[str, float]) -> tuple[float, float, ItemReport]:
     cpu0, started = cpu_seconds(), time.perf_counter()
@@ -160,6 +195,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--skip-video", action="store_true")
     parser.add_argument("--skip-cli", action="store_true")
+    parser.add_argument("--bank-size", type=int, default=20_000)
     args = parser.parse_args()
 
     signal_classes = registry.resolve(None)
@@ -172,9 +208,11 @@ def main() -> None:
         db_url = f"sqlite:///{tmp / 'bench.db'}"
         db = open_database(db_url)
         enrolled = enrol_someone(db, tmp)
+        banked = fill_bank(db, args.bank_size)
         matchers = [m for cls in matcher_classes() if (m := cls.load(db)) is not None]
         print("matchers active:", ", ".join(m.name for m in matchers) or "none",
-              "(1 person enrolled)" if enrolled else "")
+              "(1 person enrolled)" if enrolled else "",
+              f"(NCII bank of {args.bank_size:,} random PDQ hashes)" if banked else "")
         policy = RulesPolicy.from_file()
         with db.session() as session:
             scan_id = scan_store.start_scan(session, {"bench": True})
