@@ -93,6 +93,11 @@ def test_review_verdict_sets_exit_1_and_is_stored(run_cli, tmp_path: Path, sqlit
         assert (row.action, row.priority, row.policy) == ("review", "low", verdict["policy"])
         assert row.reasons[0]["code"] == "unsigned"
         assert session.scalars(select(Scan)).one().settings["policy"] == verdict["policy"]
+    # a person at a terminal sees the action, its priority and the reason
+    shown = run_cli("scan", str(image), "--signals", "provenance", "--policy", str(policy))
+    assert shown.code == 1
+    seen = " ".join(shown.stderr.split())  # rich wraps lines to the terminal width
+    assert "review (low priority)" in seen and "No Content Credentials: C2PA manifest is absent" in seen
     # the default policy does not flag a neutral image with no findings
     result = run_cli("scan", str(image), "--signals", "hash", "--json")
     assert result.code == 0 and result.lines[0]["verdict"]["action"] == "allow"

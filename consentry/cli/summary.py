@@ -38,10 +38,13 @@ class ScanConsole:
                 highlight=False)
         elif report.flagged:
             verdict = report.fields.get("verdict") or {}
+            action = verdict.get("action", "flagged")
+            if verdict.get("priority"):
+                action += f" ({verdict['priority']} priority)"
+            reasons = "; ".join(r["message"] for r in verdict.get("reasons") or [])
             self.progress.console.print(
-                f"[yellow]flagged[/yellow] {escape(str(report.path))}: "
-                f"{verdict.get('action', 'flagged')}",
-                highlight=False)
+                f"[yellow]{escape(action)}[/yellow] {escape(str(report.path))}"
+                + (f": {escape(reasons)}" if reasons else ""), highlight=False)
 
     def summary(self, summary: ScanSummary, report_path: Path | None) -> None:
         table = Table(title=f"scan {summary.scan_id}", show_header=False)
