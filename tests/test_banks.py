@@ -85,9 +85,9 @@ def test_dihedral_banks_match_rotations_and_flips(sqlite_url: str) -> None:
         assert matches[0]["transform"] != "original" and matches[0]["distance"] <= 31
 
 
-def test_videos_follow_the_vpdq_rule(db_url: str) -> None:
+def test_videos_follow_the_vpdq_rule(sqlite_url: str) -> None:
     need(VIDEOS)
-    db = open_database(db_url)
+    db = open_database(sqlite_url)
     _bank(db, "chairs", "ncii", [VIDEOS / "chair-22-sd-grey-bar.mp4"])
     reports = _scan(db, [VIDEOS / f"{n}.mp4" for n in CHAIRS + OTHERS])
     for name in CHAIRS:

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from consentry.cli.main import cli
+from consentry.match.banks import submission as subm
 from consentry.signals.pdq import distance
 from tests.conftest import THREATEXCHANGE, need
 
@@ -92,13 +93,22 @@ def test_import_submission_matches_and_case_withdrawal(run_cli, tmp_path: Path) 
     ({"format": "other"}, "not a consentry submission"),
     ({"items": [{"kind": "image", "pdq": {"hash": "xyz", "quality": 90}}]}, "item 0, field signal_value"),
     ({"items": [{"kind": "image", "pdq": {"hash": "0" * 64, "quality": 101}}]}, "item 0, field quality"),
+    ({"items": [{"kind": "video", "vpdq": [{"hash": "0" * 64}]}]}, "item 0, field vpdq"),
 ])
-def test_bad_submissions_are_refused_whole(run_cli, tmp_path: Path, change: dict, message: str) -> None:
+def test_bad_submissions_are_refused(tmp_path: Path, change: dict, message: str) -> None:
     doc = {"format": "consentry.submission", "version": 1,
            "items": [{"kind": "image", "md5": "a" * 32}]} | change
     sub = tmp_path / "bad.json"
     sub.write_text(json.dumps(doc))
+    with pytest.raises(subm.SubmissionError, match=message):
+        subm.read(sub)
+
+
+def test_a_bad_submission_imports_nothing(run_cli, tmp_path: Path) -> None:
+    sub = tmp_path / "bad.json"
+    sub.write_text(json.dumps({"format": "consentry.submission", "version": 1, "items": [
+        {"kind": "image", "md5": "a" * 32}, {"kind": "image", "md5": "nothex"}]}))
     assert run_cli("bank", "create", "b", "--kind", "ncii").code == 0
     res = run_cli("--json", "bank", "import-submission", "b", str(sub), "--case", "x")
-    assert res.code == 2 and message in res.lines[-1]["error"]
+    assert res.code == 2 and "item 1, field signal_value" in res.lines[-1]["error"]
     assert run_cli("--json", "bank", "show", "b").lines[0]["entries"] == {}
