@@ -37,10 +37,10 @@ FFPP = DEV / "mudouble__FaceForensics-Detection_Website/media/in_out_videos/orig
 CLIP_SOURCES = ["253", "183", "481", "585", "599", "672", "878"]  # the 1280x720 ones
 
 
-def real_crops(n: int, offset: int = 0) -> list[Path]:
-    rows = (DEV / "labels.tsv").read_text().splitlines()[1:]
+def real_crops(n: int, root: Path = DEV) -> list[Path]:
+    rows = (root / "labels.tsv").read_text().splitlines()[1:]
     names = sorted(r.split("\t")[0] for r in rows if "\tREAL\t" in r and "faces_224/" in r)
-    return [DEV / name for name in names[offset:offset + n]]
+    return [root / name for name in names[:n]]
 
 
 def cpu_seconds() -> float:
@@ -148,7 +148,7 @@ def _ffpp_frames(per_video: int = 6) -> list[np.ndarray]:
 
 def bench_recall() -> None:
     """Share of pictures (each shows one person) in which each detector finds a face."""
-    crops = [_padded(p) for p in real_crops(300, offset=400)]
+    crops = [_padded(p) for p in real_crops(300, DEV.parent / "dfdc-faces")]
     frames = _ffpp_frames()
     finder = FaceFinder()
     hog = finder._detector
