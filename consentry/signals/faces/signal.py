@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from consentry.errors import SignalError
 from consentry.signals.base import EveryNthFrame, FrameConsumer, ItemContext, SampledFrame, Signal
 from consentry.signals.face_types import FaceDetection, FacesPayload, FaceTrack
 from consentry.signals.faces import models, report_section  # noqa: F401 - registers the report section
@@ -57,7 +58,10 @@ class FacesSignal(Signal):
 
     def compute_image(self, frame: Frame, ctx: ItemContext) -> SignalResult:
         coord_scale = ctx.info.width / frame.rgb.shape[1] if ctx.info.width else 1.0
-        found = self._finder().find(frame.rgb, coord_scale=coord_scale)
+        try:
+            found = self._finder().find(frame.rgb, coord_scale=coord_scale)
+        except RuntimeError as exc:  # dlib reports bad input this way
+            raise SignalError(f"face detection failed: {exc}") from exc
         tracks = []
         for i, det in enumerate(found):
             if not det.matchable:
@@ -82,8 +86,11 @@ class _FacesConsumer(FrameConsumer):
 
     def add(self, frame: SampledFrame, shared: dict[str, Any]) -> None:
         small = frame.rgb_scaled(self.finder.settings.video_side)
-        found = self.finder.find_scaled(small, lambda: frame.rgb, frame=frame.index,
-                                        timestamp=frame.timestamp)
+        try:
+            found = self.finder.find_scaled(small, lambda: frame.rgb, frame=frame.index,
+                                            timestamp=frame.timestamp)
+        except RuntimeError as exc:  # dlib reports bad input this way
+            raise SignalError(f"face detection failed on frame {frame.index}: {exc}") from exc
         shared["faces"] = self.tracker.update(found, frame.timestamp)
 
     def finish(self) -> SignalResult:
