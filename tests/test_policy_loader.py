@@ -137,3 +137,15 @@ def test_label_action_needs_a_label_and_when_is_required() -> None:
     assert "line 11:" in message and "needs a 'label'" in message
     message = rejected(GOOD.replace("when = { faces = true, sexual = 0.4 }\n", ""))
     assert "'when' (the conditions) is required" in message
+
+
+def test_every_condition_and_default_rule_is_documented() -> None:
+    from pathlib import Path
+
+    from consentry.policy.conditions import CONDITIONS
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "policy.md").read_text()
+    for key in CONDITIONS:
+        assert f"| `{key}` |" in doc, f"condition {key!r} missing from docs/policy.md"
+    for rule in load_default().rules:
+        assert f"| `{rule.id}` |" in doc, f"default rule {rule.id!r} missing from docs/policy.md"
