@@ -27,6 +27,7 @@ class ScanSettings:
     limits: Limits = field(default_factory=Limits)
     video_fps: float | None = 1.0  # vPDQ sampling rate; None = every frame
     faces_fps: float = 2.0  # video frames per second the faces signal (and its readers) sample
+    faces_min_size: float = 64.0  # faces narrower than this (pixels) are reported, not matched
     sexual_fps: float = 1.0  # video frames per second scored for sexual content
     dihedral: bool = False
     signals: tuple[str, ...] | None = None  # None = every installed signal

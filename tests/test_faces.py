@@ -85,16 +85,13 @@ def test_every_face_of_a_group_photo(tmp_path: Path) -> None:
 
 def test_small_faces_are_reported_but_not_matchable(tmp_path: Path) -> None:
     photo = save_png(group_photo(_real_crops(1), size=(640, 360), face_px=100), tmp_path / "small.png")
-    analyser = Analyser(ScanSettings(), [FacesSignal])
-    signal = analyser.signals[0]
-    assert isinstance(signal, FacesSignal)
-    faces = analyser.analyse(photo).as_json()["faces"]
+    faces = Analyser(ScanSettings(), [FacesSignal]).analyse(photo).as_json()["faces"]
     assert len(faces) == 1 and faces[0]["matchable"]
-    big_gate = type(signal.finder_settings.gate)(min_size=faces[0]["size"] + 1)
-    signal.finder_settings = type(signal.finder_settings)(gate=big_gate)
-    signal.setup(ScanSettings())
-    faces = analyser.analyse(photo).as_json()["faces"]
+    stricter = ScanSettings(faces_min_size=faces[0]["size"] + 1)  # scan --min-face-size
+    report = Analyser(stricter, [FacesSignal]).analyse(photo)
+    faces = report.as_json()["faces"]
     assert len(faces) == 1 and faces[0]["matchable"] is False
+    assert report.results["faces"].payload.tracks[0].detections[0].chip is None  # never matched
 
 
 class _SeesFaces(Signal):

@@ -38,6 +38,8 @@ def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  
               help="Video frames scored for sexual content per second.")
 @click.option("--faces-fps", type=click.FloatRange(min=0.001), default=2.0, show_default=True,
               help="Video frames searched for faces per second.")
+@click.option("--min-face-size", type=click.FloatRange(min=1), default=64.0, show_default=True,
+              help="Faces narrower than this (pixels) are reported but not matched.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: one per core).")
 @click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -60,7 +62,7 @@ def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  
 @handle_errors
 def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, dihedral: bool,
             every_frame: bool, video_fps: float, sexual_fps: float, faces_fps: float,
-            workers: int | None,
+            min_face_size: float, workers: int | None,
             report_path: Path | None, no_blur: bool, max_pixels: int, max_duration: float,
             max_decode_seconds: float, max_file_size: int, full_decode: bool,
             policy_path: Path | None) -> None:
@@ -76,6 +78,7 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, dihedral: 
                       max_duration_s=max_duration, max_decode_s=max_decode_seconds),
         video_fps=None if every_frame else video_fps,
         faces_fps=faces_fps,
+        faces_min_size=min_face_size,
         sexual_fps=sexual_fps,
         dihedral=dihedral,
         signals=signals,

@@ -12,6 +12,7 @@ frames with ``faces_sampler(ctx)`` and read ``shared["faces"]`` in their ``add``
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from consentry.errors import SignalError
@@ -49,6 +50,10 @@ class FacesSignal(Signal):
         return models.unavailable_reason()
 
     def setup(self, settings: Any) -> None:
+        min_size = getattr(settings, "faces_min_size", None)
+        if min_size is not None and min_size != self.finder_settings.gate.min_size:
+            gate = replace(self.finder_settings.gate, min_size=float(min_size))
+            self.finder_settings = replace(self.finder_settings, gate=gate)
         self.finder = FaceFinder(self.finder_settings)
 
     def _finder(self) -> FaceFinder:
