@@ -9,6 +9,7 @@ neither makes nor breaks a match. The threshold is calibrated on held-out data
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -22,6 +23,8 @@ from consentry.signals.face_types import FacesPayload
 from consentry.store.db import Database, current_actor
 from consentry.store.models import Item
 from consentry.types import ItemReport
+
+log = logging.getLogger(__name__)
 
 # Calibrated on DFDC crops + FF++ REAL videos not used by the proof tests (docs/faces.md).
 # Lower it for large registries: expected false matches grow with the number of persons.
@@ -56,10 +59,12 @@ class LikenessMatcher(Matcher):
     def load(cls, db: Database) -> LikenessMatcher | None:
         from consentry.signals.faces.models import unavailable_reason
 
-        if unavailable_reason() is not None:
-            return None
         with db.session() as session:
             index = LikenessIndex.from_session(session)
+        if len(index) and (reason := unavailable_reason()) is not None:
+            log.warning("likeness registry not used: %s (%d persons enrolled)", reason,
+                        len(index.persons()))
+            return None
         return cls(index, configured_threshold()) if len(index) else None
 
     def match(self, report: ItemReport, session: Session) -> None:
