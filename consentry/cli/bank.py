@@ -18,6 +18,7 @@ from consentry.match.banks import formats, service
 from consentry.match.banks import index as bank_index
 from consentry.match.banks import submission as subm
 from consentry.match.banks.records import BankRecord, RecordError, make_record
+from consentry.runner import default_workers
 from consentry.store.db import current_actor
 from consentry.store.models import Item
 
@@ -186,7 +187,7 @@ def add_cmd(name: str, files: tuple[Path, ...], scan_id: int | None, hashes_file
     records: list[BankRecord] = []
     problems: list[str] = []
     if files:
-        for report in subm.hash_paths(list(files), video_fps=video_fps):
+        for report in subm.hash_paths(list(files), video_fps=video_fps, workers=default_workers()):
             item = subm.submission_item(report)
             if item is None:
                 problems.append(f"{report.path}: {report.error or 'no hash'}")

@@ -19,7 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consentry.match.banks import index as bank_index
-from consentry.match.banks import video
+from consentry.match.banks import (
+    report_section,  # noqa: F401  (registers the HTML section)
+    video,
+)
 from consentry.match.banks.models import Bank, BankEntry, BankMatch
 from consentry.match.banks.records import parse_vpdq
 from consentry.match.base import Matcher
