@@ -77,6 +77,20 @@ def test_segments_save_load_and_removal(planted, tmp_path: Path) -> None:
     loaded.remove(gone)
     assert _pairs(loaded, queries, 31) == {t for t in expected if t[1] not in gone}
 
+    # An add writes only its own new segment; the big one on disk is not rewritten.
+    def on_disk() -> dict[str, int]:
+        return {p.parent.name: p.stat().st_mtime_ns for p in (tmp_path / "idx").glob("seg-*/words.npy")}
+
+    before = on_disk()
+    extra = words[:10] ^ np.uint64(1)
+    loaded.add(extra, np.arange(10) + 90_000)
+    loaded.save(tmp_path / "idx")
+    after = on_disk()
+    assert all(after.get(name) == mtime for name, mtime in before.items())
+    assert len(after) == len(before) + 1
+    reloaded = MIHIndex.load(tmp_path / "idx")
+    assert (0, 90_000, 0) in _pairs(reloaded, words[:1] ^ np.uint64(1), 0)
+
 
 def test_repeated_hashes_and_tiny_segments() -> None:
     rng = np.random.default_rng(3)

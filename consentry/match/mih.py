@@ -20,6 +20,7 @@ import json
 import math
 import os
 import shutil
+import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ HASH_BYTES = 32
 WORDS = 4  # 256 bits as four uint64 words
 BRUTE_FORCE_BELOW = 4096  # tiny segments: a popcount scan beats table probes
 MAX_KEY_BITS = 23  # bucket tables of 2**23 uint16 = 16 MB per chunk
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 QUERY_BATCH = 128
 
 
@@ -277,6 +278,7 @@ class MIHIndex:
         self.threads = threads or min(2, len(os.sched_getaffinity(0)))
         self.segments: list[Segment] = []
         self.payloads: list[np.ndarray] = []
+        self.names: list[str | None] = []  # folder of each segment once saved
         self._removed: np.ndarray = np.empty(0, np.int64)  # sorted payloads hidden from results
         self.meta: dict = {}
 
@@ -292,6 +294,7 @@ class MIHIndex:
             return
         self.segments.append(Segment.build(words, self.threshold))
         self.payloads.append(_compact_ints(payload))
+        self.names.append(None)
         self._compact()
 
     def _compact(self) -> None:
@@ -313,6 +316,7 @@ class MIHIndex:
         keep = [i for i in range(len(sizes)) if i not in merge]
         self.segments = [self.segments[i] for i in keep] + [Segment.build(words, self.threshold)]
         self.payloads = [self.payloads[i] for i in keep] + [payload]
+        self.names = [self.names[i] for i in keep] + [None]
 
     @property
     def removed(self) -> set[int]:
@@ -362,23 +366,28 @@ class MIHIndex:
         return np.concatenate(qs), np.concatenate(ps), np.concatenate(ds)
 
     def save(self, folder: Path) -> None:
-        """Write to a fresh folder then swap it in, so a reader never sees half an index."""
-        tmp = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        """Write segments not yet on disk, then swap the manifest in atomically: an add
+        writes only its new segment, and a reader never sees half an index."""
+        folder.mkdir(parents=True, exist_ok=True)
         for i, (segment, payload) in enumerate(zip(self.segments, self.payloads, strict=True)):
-            segment.save(tmp / f"seg{i:03d}")
-            np.save(tmp / f"seg{i:03d}" / "payload.npy", payload)
-        np.save(tmp / "removed.npy", self._removed)
-        manifest = {"format": FORMAT_VERSION, "threshold": self.threshold,
-                    "segments": len(self.segments), "meta": self.meta}
-        (tmp / "manifest.json").write_text(json.dumps(manifest))
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
+            name = self.names[i]
+            if name is not None and (folder / name).exists():
+                continue
+            name = f"seg-{uuid.uuid4().hex[:12]}"
+            tmp = folder / f"{name}.tmp"
+            segment.save(tmp)
+            np.save(tmp / "payload.npy", payload)
+            tmp.rename(folder / name)
+            self.names[i] = name
+        np.save(folder / "removed.tmp.npy", self._removed)
+        os.replace(folder / "removed.tmp.npy", folder / "removed.npy")
+        manifest = {"format": FORMAT_VERSION, "threshold": self.threshold, "segments": self.names,
+                    "meta": self.meta}
+        (folder / "manifest.tmp").write_text(json.dumps(manifest))
+        os.replace(folder / "manifest.tmp", folder / "manifest.json")
+        for old in folder.glob("seg-*"):  # merged away (open memory maps stay valid)
+            if old.name not in self.names:
+                shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
     def load(cls, folder: Path, *, mmap: bool = True, threads: int | None = None) -> MIHIndex:
@@ -387,9 +396,9 @@ class MIHIndex:
             raise ValueError(f"index format {manifest.get('format')} is not {FORMAT_VERSION}")
         index = cls(manifest["threshold"], threads)
         index.meta = manifest.get("meta", {})
-        for i in range(manifest["segments"]):
-            seg_dir = folder / f"seg{i:03d}"
-            index.segments.append(Segment.load(seg_dir, mmap=mmap))
-            index.payloads.append(np.load(seg_dir / "payload.npy"))
+        for name in manifest["segments"]:
+            index.segments.append(Segment.load(folder / name, mmap=mmap))
+            index.payloads.append(np.load(folder / name / "payload.npy"))
+            index.names.append(name)
         index.removed = np.load(folder / "removed.npy").tolist()
         return index
