@@ -18,6 +18,7 @@ COMMANDS = [
     "consentry.cli.samples",
     "consentry.cli.bank",
     "consentry.cli.hash",
+    "consentry.cli.hash_page",
     "consentry.cli.person",
     "consentry.cli.policy",
     "consentry.cli.detector",

@@ -1,0 +1,24 @@
+"""``consentry hash-page -o hash.html``: write the offline hashing page a victim opens in a
+browser (no install, no upload; see docs/banks.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from consentry.cli.common import common_options, emit, handle_errors, state
+from consentry.hashpage import build_page
+
+
+@click.command("hash-page")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@common_options
+@handle_errors
+def command(output: Path) -> None:
+    """Write a self-contained HTML page that hashes images (PDQ + MD5) offline in the browser."""
+    output.write_text(build_page(), encoding="utf-8")
+    if state().json:
+        emit({"status": "ok", "output": str(output)})
+    else:
+        click.echo(f"wrote {output}: open it in a browser; images never leave the device")
