@@ -28,6 +28,12 @@ CHAIRS = ["chair-20-sd-bar", "chair-22-sd-grey-bar", "chair-22-sd-sepia-bar",
 OTHERS = ["pattern-hd-no-bar", "pattern-sd-grey-bar", "doorknob-hd-no-bar"]
 
 
+@pytest.fixture(autouse=True)
+def _private_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bank indexes of PostgreSQL test databases go under tmp, not the user's data folder."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+
+
 def _records(paths: list[Path]) -> list:
     out = []
     for report in hash_paths(paths):

@@ -20,6 +20,12 @@ FRAMES = [{"hash": PDQ_HEX, "quality": 100, "timestamp": 0.0},
           {"hash": "0" * 63 + "1", "quality": 49, "timestamp": 1.0}]
 
 
+@pytest.fixture(autouse=True)
+def _private_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bank indexes of PostgreSQL test databases go under tmp, not the user's data folder."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+
+
 def _sample() -> list:
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     return [
@@ -117,6 +123,8 @@ def test_cli_bank_lifecycle(run_cli, tmp_path: Path) -> None:
     assert res.code == 0 and res.lines[0]["withdrawn"] == 2
     res = run_cli("--json", "scan", "--signals", "hash", str(probe))
     assert res.code == 0 and res.lines[0].get("matches", []) == []
+    res = run_cli("--json", "bank", "set", "ncii", "--enabled-ratio", "0.25", "--no-dihedral")
+    assert (res.lines[0]["enabled_ratio"], res.lines[0]["dihedral"]) == (0.25, False)
     assert run_cli("bank", "delete", "ncii").code == 2  # needs --yes
     assert run_cli("--json", "bank", "delete", "ncii", "--yes").lines[0]["deleted_entries"] == 2
     assert run_cli("--json", "bank", "list").lines == []

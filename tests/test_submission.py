@@ -22,6 +22,12 @@ IMAGES = ["bridge-mods/aaa-orig.jpg", "reg-test-input/dih/bridge-2-rotate-90.jpg
 VIDEO = THREATEXCHANGE / "tmk" / "sample-videos" / "chair-22-sd-grey-bar.mp4"
 
 
+@pytest.fixture(autouse=True)
+def _private_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bank indexes of PostgreSQL test databases go under tmp, not the user's data folder."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+
+
 def _expected_pdq() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     with open(THREATEXCHANGE / "pdq" / "expected-hashes.csv") as fh:

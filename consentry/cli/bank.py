@@ -138,6 +138,29 @@ def enable_cmd(name: str) -> None:
     _set_enabled(name, True)
 
 
+@command.command("set")
+@click.argument("name")
+@click.option("--threshold", type=click.IntRange(0, 128))
+@click.option("--quality-min", type=click.IntRange(0, 100))
+@click.option("--enabled-ratio", type=click.FloatRange(0, 1), help="Raise it to widen a roll-out.")
+@click.option("--dihedral/--no-dihedral", default=None)
+@click.option("--video-query-pct", type=click.FloatRange(0, 100))
+@click.option("--video-target-pct", type=click.FloatRange(0, 100))
+@click.option("--description")
+@common_options
+@handle_errors
+def set_cmd(name: str, **changes: Any) -> None:
+    """Change a bank's settings (audited)."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if not changes:
+        fail("name at least one setting to change")
+    with state().database().session() as session:
+        bank = service.get_bank(session, name)
+        service.update_bank(session, bank, current_actor(), **changes)
+        info = service.bank_json(session, bank)
+    _out({"status": "ok", **info}, f"bank {name}: " + ", ".join(f"{k} = {v}" for k, v in changes.items()))
+
+
 @command.command("delete")
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Confirm: the bank, its entries and its matches go.")
