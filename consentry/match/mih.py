@@ -32,7 +32,7 @@ HASH_BYTES = 32
 WORDS = 4  # 256 bits as four uint64 words
 BRUTE_FORCE_BELOW = 4096  # tiny segments: a popcount scan beats table probes
 MAX_KEY_BITS = 23  # bucket tables of 2**23 uint16 = 16 MB per chunk
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 QUERY_BATCH = 128
 
 
@@ -110,19 +110,23 @@ def choose_layout(n: int, threshold: int = 31) -> tuple[int, int]:
     return best[1], best[2]
 
 
-BLOCK_BITS = 8  # two-level bucket tables: a uint32 base per 256 values + a uint16 offset per value
+BLOCK_BITS = 8  # bucket tables: a uint32 base per block of 256 values + 257 uint16 offsets
 
 
 def _bucket_tables(keys: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Start of every bucket as base[v >> 8] + local[v] (half the RAM of a uint32 table)."""
-    counts = np.bincount(keys, minlength=2**width + 1)  # one spare value: end of the last bucket
-    starts = np.zeros(counts.size, dtype=np.int64)
-    np.cumsum(counts[:-1], out=starts[1:])
-    base = starts[:: 2**BLOCK_BITS].astype(np.uint32)
-    local = starts - np.repeat(base.astype(np.int64), 2**BLOCK_BITS)[: starts.size]
+    """Bucket v spans ids[base[b] + local[b, o] : base[b] + local[b, o + 1]] for b = v >> 8,
+    o = v & 255. Each block keeps a 257th offset (its end), so both bounds of a bucket are
+    adjacent in ``local`` (one cache line) and flat index b * 257 + o is simply v + (v >> 8).
+    Half the RAM of a uint32 table per value."""
+    block = 2**BLOCK_BITS
+    counts = np.bincount(keys, minlength=2**width).reshape(-1, block)
+    local = np.zeros((counts.shape[0], block + 1), dtype=np.int64)
+    np.cumsum(counts, axis=1, out=local[:, 1:])
+    base = np.zeros(counts.shape[0], dtype=np.int64)
+    np.cumsum(local[:-1, -1], out=base[1:])
     # uint16 unless a block holds over 65535 hashes (e.g. a bank full of one repeated hash).
-    small = local.max(initial=0) <= np.iinfo(np.uint16).max
-    return base, local.astype(np.uint16 if small else np.uint32)
+    small = local[:, -1].max(initial=0) <= np.iinfo(np.uint16).max
+    return base.astype(np.uint32), local.ravel().astype(np.uint16 if small else np.uint32)
 
 
 @dataclass
@@ -132,8 +136,8 @@ class Segment:
     words: np.ndarray  # (n, 4) uint64
     chunks: int  # 0 = brute-force segment
     width: int
-    bases: np.ndarray | None  # (m, 2**(w-8) + 1) uint32
-    locals_: np.ndarray | None  # (m, 2**w + 1) uint16: bucket start = base[v >> 8] + local[v]
+    bases: np.ndarray | None  # (m, 2**(w-8)) uint32: first id position of each block of 256 values
+    locals_: np.ndarray | None  # (m, 2**(w-8) * 257) uint16 offsets within the block (see _bucket_tables)
     ids: np.ndarray | None  # (m, n) uint32, local ids sorted by chunk value
 
     @property
@@ -147,7 +151,7 @@ class Segment:
         if n < BRUTE_FORCE_BELOW:
             return cls(words, 0, 0, None, None, None)
         m, w = choose_layout(n, threshold)
-        bases = np.empty((m, 2 ** max(0, w - BLOCK_BITS) + 1), dtype=np.uint32)
+        bases = np.empty((m, 2 ** (w - BLOCK_BITS)), dtype=np.uint32)
         local_tables = []
         ids = np.empty((m, n), dtype=np.uint32)
         for j in range(m):
@@ -174,15 +178,14 @@ class Segment:
             masks = _masks(self.width, radius)
             keys = _chunk_values(queries, j * self.width, self.width)
             probes = (keys[:, None] ^ masks[None, :]).ravel()
-            ends_at = probes + np.uint32(1)
             # np.take, not fancy indexing: several times faster on big arrays.
-            base, local = self.bases[j], self.locals_[j]
-            starts = np.take(base, probes >> shift) + np.take(local, probes).astype(np.uint32)
-            counts = np.take(base, ends_at >> shift) + np.take(local, ends_at).astype(np.uint32) - starts
+            flat = probes + (probes >> shift)
+            lo = np.take(self.locals_[j], flat)
+            counts = np.take(self.locals_[j], flat + np.uint32(1)) - lo
             hit = np.flatnonzero(counts)
             if hit.size == 0:
                 continue
-            starts = starts[hit].astype(np.int64)
+            starts = np.take(self.bases[j], probes[hit] >> shift).astype(np.int64) + lo[hit]
             counts = counts[hit].astype(np.int64)
             probe_q = hit // masks.size
             total = int(counts.sum())
