@@ -293,6 +293,8 @@ def withdraw_cmd(name: str, hash_hex: str | None, case_id: str | None, reason: s
 def import_cmd(name: str, file: Path, fmt: str | None, skip_bad: bool, case_id: str | None) -> None:
     """Import a hash list. A malformed row stops the import (nothing added) unless --skip-bad."""
     fmt = fmt or formats.guess_format(file.name)
+    with state().database().session() as session:
+        service.get_bank(session, name)  # a wrong bank name is the first thing to say
     with open(file, encoding="utf-8", newline="", errors="strict") as fh:
         try:
             parsed = formats.parse(fh, fmt)
@@ -344,6 +346,8 @@ def export_cmd(name: str, output: Path | None, fmt: str | None) -> None:
 @handle_errors
 def import_submission_cmd(name: str, file: Path, case_id: str, note: str | None) -> None:
     """Add a victim's submission (made with `consentry hash`) to a bank."""
+    with state().database().session() as session:
+        service.get_bank(session, name)
     try:
         records = subm.read(file)
     except subm.SubmissionError as exc:
