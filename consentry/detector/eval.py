@@ -91,6 +91,12 @@ def report(scored: list[Scored], threshold: float, method: str = "mean", top_k: 
         reals = [x for x in scored if x.row.label == "REAL" and x.row.kind == kind]
         by_method[name] = _levels(fakes + reals, threshold, method, top_k, n_boot)
     errors = [{"file": str(x.row.file), "error": x.error} for x in scored if x.error]
+    from consentry.detector.scoring import AGGREGATIONS
+
+    vids = [x for x in scored if x.scores is not None and x.scores.kind == "video" and x.scores.frames]
+    by_aggregation = {m: metrics.roc_auc(np.array([x.row.label == "FAKE" for x in vids]),
+                                         np.array([x.scores.item_score(m, top_k) for x in vids]))
+                      for m in AGGREGATIONS} if vids else None
     return {
         "frame_auc": overall["frame"]["auc"],
         "video_auc": overall["video"]["auc"] if overall["video"] else None,
@@ -102,6 +108,7 @@ def report(scored: list[Scored], threshold: float, method: str = "mean", top_k: 
         "overall": overall,
         "by_group": by_group,
         "by_method": by_method,
+        "video_auc_by_aggregation": by_aggregation,
         "whole_crop_images": sum(1 for x in scored if x.scores and x.scores.whole_crop),
         "errors": errors,
     }

@@ -20,7 +20,7 @@ def default_out() -> Path:
 
 
 def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, steps: int, size: int,
-              batch_pairs: int, smoke: bool = False, log=print) -> dict:
+              batch_pairs: int, val_every: int = 100, smoke: bool = False, log=print) -> dict:
     from consentry.detector.eval import choose_operating_point, score_rows
     from consentry.detector.export import export
     from consentry.detector.items import ItemScorer
@@ -39,7 +39,7 @@ def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, st
         counts = {"train": len(json.loads((cache / "train.json").read_text())), "reused_cache": True}
     timings["prepare_min"] = round((time.monotonic() - t0) / 60, 1)
     recipe = Recipe(size=size, batch_pairs=2 if smoke else batch_pairs, steps=2 if smoke else steps,
-                    max_minutes=minutes, val_every=1 if smoke else Recipe.val_every)
+                    max_minutes=minutes, val_every=1 if smoke else val_every)
     t1 = time.monotonic()
     run_dir = cache / "run"
     summary = train(cache, run_dir, recipe, log=log)

@@ -40,6 +40,7 @@ class ModelInfo:
     threshold: float = 0.5
     aggregation: str = "mean"
     top_k: int = 5
+    flip: bool = False  # also score the mirrored crop and average (kept only if validation says so)
     extra: dict = field(default_factory=dict)
 
 
@@ -56,7 +57,7 @@ class Scorer:
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         meta_file = Path(path).with_suffix(".json")
         meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
-        known = {k: meta[k] for k in ("size", "threshold", "aggregation", "top_k") if k in meta}
+        known = {k: meta[k] for k in ("size", "threshold", "aggregation", "top_k", "flip") if k in meta}
         self.info = ModelInfo(**known, extra=meta)
 
     def prepare(self, rgb: np.ndarray) -> np.ndarray:
@@ -71,7 +72,11 @@ class Scorer:
         out = []
         for i in range(0, len(crops), batch):
             x = np.stack([self.prepare(c) for c in crops[i:i + batch]])
-            out.append(self.session.run(None, {"rgb": x})[0].reshape(-1))
+            p = self.session.run(None, {"rgb": x})[0].reshape(-1)
+            if self.info.flip:
+                mirrored = np.ascontiguousarray(x[..., ::-1])
+                p = (p + self.session.run(None, {"rgb": mirrored})[0].reshape(-1)) / 2
+            out.append(p)
         return np.clip(np.concatenate(out), 0.0, 1.0)
 
     def occlusion_map(self, crop: np.ndarray, grid: int = 8) -> np.ndarray:

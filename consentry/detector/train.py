@@ -68,13 +68,15 @@ def build_model(dropout: float, pretrained: bool = True):
 class PairDataset:
     def __init__(self, entries: list[dict], size: int, seed: int) -> None:
         self.entries, self.size, self.seed = entries, size, seed
+        self.draws = 0  # per worker process: with one worker the stream of pairs is reproducible
 
     def __len__(self) -> int:
         return len(self.entries)
 
     def __getitem__(self, i: int):
         e = self.entries[i]
-        rng = np.random.default_rng([self.seed, i, int(time.time_ns() % (1 << 31))])
+        self.draws += 1
+        rng = np.random.default_rng([self.seed, i, self.draws])
         rgb = np.asarray(Image.open(e["path"]).convert("RGB"))
         real, fake = training_pair(rgb, np.array(e["lm"]), e["crop"] == "whole", self.size, rng)
         return np.stack([real, fake]).transpose(0, 3, 1, 2)
