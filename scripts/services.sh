@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# Start the services the tests talk to (PostgreSQL), installing them where missing.
+# Start the services the tests talk to (PostgreSQL) and install the browser the victim-side
+# hash page is tested in (Chromium), where missing.
 # Machines of this project's kind run PostgreSQL already; a bare Debian machine gets it here.
 set -euo pipefail
+
+apt_install() {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    return 1
+  fi
+}
+
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium || echo "services: Chromium not installed; the hash-page test will skip" >&2
+fi
 
 pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
 
 if ! command -v pg_isready >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  else
+  if ! apt_install postgresql; then
     echo "services: PostgreSQL is not installed; PostgreSQL tests will be skipped" >&2
     exit 0
   fi
