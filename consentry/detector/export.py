@@ -13,8 +13,9 @@ def export(checkpoint: Path, out: Path, size: int, meta: dict | None = None) -> 
 
     model = build_model(dropout=0.0, pretrained=False)
     model.load_state_dict(torch.load(checkpoint, map_location="cpu"))
-    model.net.set_swish(memory_efficient=False)  # the custom autograd swish does not trace
+    # NB: never call net.set_swish() here: Lite models use ReLU6 and set_swish would replace it
     model.eval()
+    _check_no_swish(model)
     dummy = torch.zeros(1, 3, size, size)
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(model, dummy, str(out), input_names=["rgb"], output_names=["p_fake"],
@@ -22,3 +23,9 @@ def export(checkpoint: Path, out: Path, size: int, meta: dict | None = None) -> 
     if meta is not None:  # input size, threshold, aggregation: read by scoring.load_model
         out.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
     return out
+
+
+def _check_no_swish(model) -> None:
+    names = {type(m).__name__ for m in model.modules()}
+    if names & {"Swish", "MemoryEfficientSwish"}:
+        raise RuntimeError("EfficientNet-Lite must use ReLU6; found a swish activation")

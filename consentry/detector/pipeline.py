@@ -21,10 +21,7 @@ def default_out() -> Path:
 
 def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, steps: int, size: int,
               batch_pairs: int, val_every: int = 100, smoke: bool = False, log=print) -> dict:
-    from consentry.detector.eval import choose_operating_point, score_rows
     from consentry.detector.export import export
-    from consentry.detector.items import ItemScorer
-    from consentry.detector.scoring import Scorer
     from consentry.detector.train import Recipe, train
 
     out = out or default_out()
@@ -46,12 +43,7 @@ def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, st
     timings["train_min"] = round((time.monotonic() - t1) / 60, 1)
     onnx_path = export(run_dir / "best.pt", out / MODEL_NAME, size)
     t2 = time.monotonic()
-    sp = splits(shared)
-    val_rows = sp["val_dfdc"] + sp["val_video"]
-    if smoke:
-        val_rows = sp["val_dfdc"][:4] + [r for r in sp["val_dfdc"] if r.label == "FAKE"][:4]
-    scored = score_rows(val_rows, ItemScorer(Scorer(onnx_path)))
-    op = choose_operating_point(scored)
+    op = calibrate(shared, onnx_path, smoke=smoke)
     timings["calibrate_min"] = round((time.monotonic() - t2) / 60, 1)
     timings["total_min"] = round((time.monotonic() - t0) / 60, 1)
     meta = {"size": size, **op, "recipe": asdict(recipe), "validation_history": summary["history"],
@@ -60,3 +52,23 @@ def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, st
     onnx_path.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
     return {"model": str(onnx_path), "data": counts, **op, "timings": timings,
             "best_validation": max((h["selection"] or 0 for h in summary["history"]), default=None)}
+
+
+def calibrate(shared: Path, onnx_path: Path, smoke: bool = False) -> dict:
+    """Aggregation and threshold chosen on the validation split (never the test split)."""
+    from consentry.detector.eval import choose_operating_point, report, score_rows
+    from consentry.detector.items import ItemScorer
+    from consentry.detector.scoring import Scorer
+
+    sp = splits(shared)
+    val_rows = sp["val_dfdc"] + sp["val_video"]
+    if smoke:
+        val_rows = sp["val_dfdc"][:4] + [r for r in sp["val_dfdc"] if r.label == "FAKE"][:4]
+    scored = score_rows(val_rows, ItemScorer(Scorer(onnx_path)))
+    op = choose_operating_point(scored)
+    val = report(scored, op["threshold"], op["aggregation"], op["top_k"], n_boot=200)
+    op["validation"] = {"frame_auc": val["frame_auc"], "video_auc": val["video_auc"],
+                        "by_group": {k: {"frame_auc": v["frame"]["auc"],
+                                         "video_auc": v["video"]["auc"] if v["video"] else None}
+                                     for k, v in val["by_group"].items()}}
+    return op
