@@ -186,3 +186,24 @@ def test_scan_reports_manipulation_per_track_with_timeline_and_blurred_heatmap(t
     assert vid["score"] == pytest.approx(max(t["score"] for t in vid["tracks"]))
     page = report.read_text()
     assert page.count("<svg") >= 2 and "most suspicious face" in page
+
+
+def test_onnx_export_matches_torch(tmp_path: Path) -> None:
+    """The exported graph must compute what the trained network computes (Lite uses ReLU6)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("efficientnet_lite_pytorch")
+    pytest.importorskip("onnx")
+    from consentry.detector.export import export
+    from consentry.detector.scoring import Scorer
+    from consentry.detector.train import build_model
+
+    torch.manual_seed(0)
+    model = build_model(dropout=0.0, pretrained=False).eval()
+    ckpt = tmp_path / "m.pt"
+    torch.save(model.state_dict(), ckpt)
+    onnx_path = export(ckpt, tmp_path / "m.onnx", 96, {"size": 96, "threshold": 0.5})
+    x = np.random.default_rng(0).uniform(0, 255, (3, 3, 96, 96)).astype(np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    got = Scorer(onnx_path).session.run(None, {"rgb": x})[0]
+    np.testing.assert_allclose(got, expected, atol=1e-4)
