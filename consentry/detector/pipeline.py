@@ -20,7 +20,8 @@ def default_out() -> Path:
 
 
 def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, steps: int, size: int,
-              batch_pairs: int, val_every: int = 100, smoke: bool = False, log=print) -> dict:
+              batch_pairs: int, lr: float = 2e-4, val_every: int = 100, smoke: bool = False,
+              log=print) -> dict:
     from consentry.detector.export import export
     from consentry.detector.train import Recipe, train
 
@@ -35,7 +36,7 @@ def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, st
     else:
         counts = {"train": len(json.loads((cache / "train.json").read_text())), "reused_cache": True}
     timings["prepare_min"] = round((time.monotonic() - t0) / 60, 1)
-    recipe = Recipe(size=size, batch_pairs=2 if smoke else batch_pairs, steps=2 if smoke else steps,
+    recipe = Recipe(size=size, lr=lr, batch_pairs=2 if smoke else batch_pairs, steps=2 if smoke else steps,
                     max_minutes=minutes, val_every=1 if smoke else val_every)
     t1 = time.monotonic()
     run_dir = cache / "run"

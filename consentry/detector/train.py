@@ -7,7 +7,9 @@ the checkpoint with the best validation AUC is kept (early stopping on data neve
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -42,8 +44,10 @@ def build_model(dropout: float, pretrained: bool = True):
     from efficientnet_lite_pytorch import EfficientNet
 
     if pretrained:
-        net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path(),  # noqa: E501
-                                           num_classes=1, dropout_rate=dropout)
+        # the package prints "Loaded pretrained weights" on stdout, which --json keeps for JSON
+        with contextlib.redirect_stdout(sys.stderr):
+            net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path(),  # noqa: E501
+                                               num_classes=1, dropout_rate=dropout)
     else:
         net = EfficientNet.from_name("efficientnet-lite0", num_classes=1, dropout_rate=dropout)
 
