@@ -196,6 +196,8 @@ def main() -> None:
     parser.add_argument("--skip-video", action="store_true")
     parser.add_argument("--skip-cli", action="store_true")
     parser.add_argument("--bank-size", type=int, default=20_000)
+    parser.add_argument("--nobody-enrolled", action="store_true",
+                        help="no likeness registry entries, so the likeness matcher does not run")
     args = parser.parse_args()
 
     signal_classes = registry.resolve(None)
@@ -207,7 +209,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         db_url = f"sqlite:///{tmp / 'bench.db'}"
         db = open_database(db_url)
-        enrolled = enrol_someone(db, tmp)
+        enrolled = not args.nobody_enrolled and enrol_someone(db, tmp)
         banked = fill_bank(db, args.bank_size)
         matchers = [m for cls in matcher_classes() if (m := cls.load(db)) is not None]
         print("matchers active:", ", ".join(m.name for m in matchers) or "none",
