@@ -169,14 +169,21 @@ def test_scan_reports_manipulation_per_track_with_timeline_and_blurred_heatmap(t
     crop = _real_crops(1)[0]
     video = need(DEEPFAKE_DEV / "mudouble__FaceForensics-Detection_Website/media/in_out_videos/manipulate"
                  / "FaceSwap/c40/videos/599_585.mp4")
+    from consentry.testing.samples import synthetic_scene
+
+    scene = tmp_path / "scene.png"
+    synthetic_scene(1).save(scene)  # 640x480, no face
     report = tmp_path / "report.html"
     res = run_cli("scan", "--json", "--signals", "faces,manipulation", "--report", str(report),
-                  str(crop), str(video))
+                  str(crop), str(video), str(scene))
     assert res.code in (0, 1), res.stderr
     items = {Path(x["path"]).name: x for x in res.lines if "path" in x}
     image = items[crop.name]["manipulation"]
     assert 0.0 <= image["score"] <= 1.0
     assert [t["track"] for t in image["tracks"]] == [0]  # a pre-cropped face: scored whole
+    # a larger picture without a face is not judged (no false "manipulated face")
+    assert items["scene.png"]["manipulation"]["score"] is None
+    assert items["scene.png"]["manipulation"]["tracks"] == []
     vid = items[video.name]["manipulation"]
     assert vid["tracks"], "the swapped face must be scored"
     longest = max(vid["tracks"], key=lambda t: len(t["timeline"]))

@@ -51,6 +51,8 @@ def _block(labels: list[bool], scores: list[float], groups: list[str] | None, th
     ci = metrics.bootstrap_ci(y, s, metrics.roc_auc, n=n_boot, groups=g) if auc is not None else None
     return {"auc": auc, "auc_ci95": ci, "ap": metrics.average_precision(y, s), "eer": e,
             "eer_threshold": e_thr, "accuracy": metrics.accuracy(y, s, threshold),
+            "tpr": float((s[y] >= threshold).mean()) if y.any() else None,  # fakes flagged
+            "fpr": float((s[~y] >= threshold).mean()) if (~y).any() else None,  # reals flagged
             "n_real": int((~y).sum()), "n_fake": int(y.sum())}
 
 
@@ -121,9 +123,14 @@ def evaluate(tsv, items: ItemScorer, method: str | None = None, n_boot: int = 10
     return report(scored, info.threshold, method or info.aggregation, info.top_k, n_boot)
 
 
+MAX_FALSE_POSITIVE_RATE = 0.05
+
+
 def choose_operating_point(scored: list[Scored], top_k: int = 5) -> dict:
     """On VALIDATION items only: the track aggregation with the best video AUC (ties -> the
-    simplest, listed first) and the threshold at the equal-error point over all items."""
+    simplest, listed first) and the threshold that flags at most 5% of the REAL items - a
+    weak detector at its equal-error point would send nearly half of all real faces to review.
+    """
     from consentry.detector.scoring import AGGREGATIONS
 
     ok = [x for x in scored if x.scores is not None and x.scores.frames]
@@ -136,6 +143,14 @@ def choose_operating_point(scored: list[Scored], top_k: int = 5) -> dict:
     best = max(AGGREGATIONS, key=lambda m: (per_method[m] or 0.0, -AGGREGATIONS.index(m)))
     labels = np.array([x.row.label == "FAKE" for x in ok])
     scores = np.array([x.scores.item_score(best, top_k) for x in ok])
-    _, threshold = metrics.eer(labels, scores)
-    return {"aggregation": best, "threshold": float(threshold if threshold is not None else 0.5),
-            "top_k": top_k, "validation_video_auc_by_aggregation": per_method}
+    _, eer_threshold = metrics.eer(labels, scores)
+    reals = np.sort(scores[~labels])
+    # smallest threshold with at most MAX_FALSE_POSITIVE_RATE of reals at or above it
+    allowed = int(np.floor(MAX_FALSE_POSITIVE_RATE * len(reals)))
+    threshold = float(np.nextafter(reals[len(reals) - allowed - 1], 1.0)) if len(reals) else 0.5
+    return {"aggregation": best, "threshold": threshold, "threshold_rule": "5% of validation reals",
+            "eer_threshold": eer_threshold, "top_k": top_k,
+            "validation_false_positive_rate": float((reals >= threshold).mean()) if len(reals) else None,
+            "validation_true_positive_rate":
+                float((scores[labels] >= threshold).mean()) if labels.any() else None,
+            "validation_video_auc_by_aggregation": per_method}

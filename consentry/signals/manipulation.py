@@ -5,8 +5,10 @@ Reads the faces signal (``requires = ("faces",)``): for images its ``FacesPayloa
 (consentry.detector.scoring.face_crop) and scored by the shipped ONNX model; faces much
 smaller than the largest face in the frame are ignored. A track's score aggregates its frames
 (the rule chosen on validation, stored beside the model); the item's score is the maximum
-over tracks. An image with no face found - or whose face fills it, a pre-cropped face - is
-scored whole as one face crop (track 0).
+over tracks. An image whose one face fills it, or a small square-ish image (long side <= 512
+px, aspect 0.7-1.4) in which no face is found - a pre-cropped face - is scored whole as one
+face crop (track 0); any other image without a face gets ``score: null`` (nothing to judge:
+scoring a landscape as a "face" would only make false alarms).
 
 JSON: ``manipulation: {score, threshold, tracks: [{track, score, timeline: [[t, score], ...]}]}``.
 """
@@ -40,6 +42,14 @@ def _jpeg(rgb: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="JPEG", quality=85)
     return buf.getvalue()
+
+
+FACE_CROP_MAX_SIDE = 512
+
+
+def _could_be_face_crop(ctx: ItemContext) -> bool:
+    w, h = ctx.info.width, ctx.info.height
+    return 0 < max(w, h) <= FACE_CROP_MAX_SIDE and 0.7 <= w / max(h, 1) <= 1.4
 
 
 class ManipulationSignal(Signal):
@@ -86,6 +96,8 @@ class ManipulationSignal(Signal):
         scale = frame.rgb.shape[1] / ctx.info.width if ctx.info.width else 1.0
         tracks = [t.track for t in faces.payload.tracks if t.detections and t.detections[0] in dets]
         lms = [np.asarray(d.landmarks, np.float64) * scale for d in dets]
+        if not lms and not _could_be_face_crop(ctx):
+            return self._result({}, None, 0.0, 0, ctx)
         if not lms or (len(lms) == 1 and is_face_crop(frame.rgb.shape, lms[0])):
             crops, tracks = [frame.rgb], [0]
         else:
