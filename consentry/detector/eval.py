@@ -123,12 +123,12 @@ def evaluate(tsv, items: ItemScorer, method: str | None = None, n_boot: int = 10
     return report(scored, info.threshold, method or info.aggregation, info.top_k, n_boot)
 
 
-MAX_FALSE_POSITIVE_RATE = 0.05
+MAX_FALSE_POSITIVE_RATE = 0.01
 
 
 def choose_operating_point(scored: list[Scored], top_k: int = 5) -> dict:
     """On VALIDATION items only: the track aggregation with the best video AUC (ties -> the
-    simplest, listed first) and the threshold that flags at most 5% of the REAL items - a
+    simplest, listed first) and the threshold that flags at most 1% of the REAL items - a
     weak detector at its equal-error point would send nearly half of all real faces to review.
     """
     from consentry.detector.scoring import AGGREGATIONS
@@ -148,7 +148,7 @@ def choose_operating_point(scored: list[Scored], top_k: int = 5) -> dict:
     # smallest threshold with at most MAX_FALSE_POSITIVE_RATE of reals at or above it
     allowed = int(np.floor(MAX_FALSE_POSITIVE_RATE * len(reals)))
     threshold = float(np.nextafter(reals[len(reals) - allowed - 1], 1.0)) if len(reals) else 0.5
-    return {"aggregation": best, "threshold": threshold, "threshold_rule": "5% of validation reals",
+    return {"aggregation": best, "threshold": threshold, "threshold_rule": "1% of validation reals",
             "eer_threshold": eer_threshold, "top_k": top_k,
             "validation_false_positive_rate": float((reals >= threshold).mean()) if len(reals) else None,
             "validation_true_positive_rate":
