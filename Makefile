@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS ?= dev,faces,nudity,provenance,detector
-STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 DEMO_DB ?= sqlite:///$(CURDIR)/out/demo.db
 
 .PHONY: install demo test test-all lint bench services clean
