@@ -12,6 +12,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from consentry.media.walk import walk
 from consentry.pipeline import Analyser
 from consentry.settings import ScanSettings
 from consentry.signals.base import Signal
@@ -32,6 +33,25 @@ def _analyse_in_worker(path: Path) -> ItemReport:
 
 def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)))
+
+
+def analyse_paths(
+    paths: list[Path],
+    settings: ScanSettings,
+    signal_classes: list[type[Signal]],
+    workers: int,
+) -> Iterator[ItemReport]:
+    """Walk ``paths`` and analyse every file. Walk problems (missing paths, loops, pipes) come
+    back first as failed reports, then a report per file in walk order."""
+    readable: list[Path] = []
+    for entry in walk(paths):
+        if entry.problem is None:
+            readable.append(entry.path)
+        else:
+            report = ItemReport(path=entry.path)
+            report.fail(entry.problem_code or "unreadable", entry.problem)
+            yield report
+    yield from analyse_all(readable, settings, signal_classes, workers)
 
 
 def analyse_all(

@@ -4,17 +4,16 @@ service and the batch runner all call ``run_scan``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from consentry.match.base import Matcher
 from consentry.match.registry import matcher_classes
-from consentry.media.walk import walk
 from consentry.policy.base import Policy
 from consentry.policy.engine import RulesPolicy
 from consentry.policy.models import record_verdict
-from consentry.runner import analyse_all
+from consentry.runner import analyse_paths
 from consentry.settings import ScanSettings
 from consentry.signals import registry
 from consentry.store import scans as scan_store
@@ -56,7 +55,7 @@ def run_scan(
     with db.session() as session:
         scan_id = scan_store.start_scan(session, run_settings)
     summary = ScanSummary(scan_id)
-    for report in _reports(paths, settings, signal_classes, workers):
+    for report in analyse_paths(paths, settings, signal_classes, workers):
         finalise(report, db, scan_id, matchers, policy)
         summary.n_items += 1
         summary.n_errors += report.status is ItemStatus.ERROR
@@ -67,20 +66,6 @@ def run_scan(
         scan_store.finish_scan(session, scan_id, summary.n_items, summary.n_errors,
                                summary.n_flagged)
     return summary
-
-
-def _reports(paths: list[Path], settings: ScanSettings, signal_classes: list, workers: int
-             ) -> Iterator[ItemReport]:
-    """Walk problems (missing paths, loops, pipes) are reported first, then every file."""
-    readable: list[Path] = []
-    for entry in walk(paths):
-        if entry.problem is None:
-            readable.append(entry.path)
-        else:
-            report = ItemReport(path=entry.path)
-            report.fail(entry.problem_code or "unreadable", entry.problem)
-            yield report
-    yield from analyse_all(readable, settings, signal_classes, workers)
 
 
 def finalise(report: ItemReport, db: Database, scan_id: int, matchers: list[Matcher],

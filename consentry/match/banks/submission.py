@@ -24,8 +24,7 @@ from typing import Any
 
 from consentry import __version__
 from consentry.match.banks.records import BankRecord, RecordError, make_record, vpdq_value
-from consentry.media.walk import walk
-from consentry.runner import analyse_all
+from consentry.runner import analyse_paths
 from consentry.settings import ScanSettings
 from consentry.signals import registry
 from consentry.types import ItemReport, ItemStatus, MediaKind
@@ -42,15 +41,7 @@ def hash_paths(paths: list[Path], *, video_fps: float | None = 1.0, workers: int
                ) -> Iterator[ItemReport]:
     """Reports with only the ``hash`` signal run (walk problems come back as failed reports)."""
     settings = ScanSettings(video_fps=video_fps, signals=("hash",))
-    readable = []
-    for entry in walk(paths):
-        if entry.problem is None:
-            readable.append(entry.path)
-        else:
-            report = ItemReport(path=entry.path)
-            report.fail(entry.problem_code or "unreadable", entry.problem)
-            yield report
-    yield from analyse_all(readable, settings, registry.resolve(("hash",)), workers)
+    yield from analyse_paths(paths, settings, registry.resolve(("hash",)), workers)
 
 
 def submission_item(report: ItemReport, *, keep_name: bool = False) -> dict[str, Any] | None:
