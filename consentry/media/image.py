@@ -16,6 +16,7 @@ _heif_registered = False
 # PDQ reduces every image to 64x64; decoding big JPEGs at a DCT-reduced scale keeps the
 # hash within a few bits of a full decode at a fraction of the cost (docs/performance.md).
 DRAFT_MIN_SIDE = 512
+_ORIENTATION = 0x0112  # EXIF tag
 
 
 def _register_heif() -> None:
@@ -60,7 +61,8 @@ def decode_rgb(img: Image.Image, *, fast_jpeg: bool) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             img.load()
-            img = ImageOps.exif_transpose(img) or img
+            if img.getexif().get(_ORIENTATION, 1) != 1:  # transposing copies the whole image
+                img = ImageOps.exif_transpose(img) or img
             if img.mode != "RGB":
                 img = _to_rgb(img)
         return np.asarray(img, dtype=np.uint8)
