@@ -33,6 +33,7 @@ class Analyser:
     def __init__(self, settings: ScanSettings, signal_classes: list[type[Signal]]) -> None:
         self.settings = settings
         self.signals: list[Signal] = [cls() for cls in signal_classes]
+        self.fast_jpeg = settings.fast_jpeg and not any(c.full_resolution for c in signal_classes)
         for signal in self.signals:
             signal.setup(settings)
 
@@ -82,7 +83,7 @@ class Analyser:
         return [s for s in self.signals if kind in s.kinds]
 
     def _analyse_image(self, img: Any, fmt: str, report: ItemReport) -> None:
-        rgb = image_media.decode_rgb(img, fast_jpeg=self.settings.fast_jpeg)
+        rgb = image_media.decode_rgb(img, fast_jpeg=self.fast_jpeg)
         report.kind = MediaKind.IMAGE
         width, height = img.size
         report.info = MediaInfo(MediaKind.IMAGE, fmt, fmt, width, height)

@@ -144,3 +144,15 @@ def test_scan_reports_the_watermark(run_cli, tmp_path: Path) -> None:
     mark = result.lines[0]["provenance"]["watermark"]
     assert mark["detected"] and mark["match"] == "stable-diffusion-v1"
     assert "stable-diffusion-v1 watermark (100% of bits)" in (tmp_path / "r.html").read_text()
+
+
+def test_big_jpeg_is_decoded_at_full_size_for_the_watermark(run_cli, tmp_path: Path) -> None:
+    """Hashing alone would decode a big JPEG at half scale; the watermark needs every pixel."""
+    from skimage import data
+
+    big = np.asarray(Image.fromarray(data.astronaut()).resize((1200, 1200)))
+    path = tmp_path / "sd-big.jpg"
+    Image.fromarray(embed(big, KNOWN_PAYLOADS["stable-diffusion-v1"])).save(path, quality=100)
+    line = run_cli("scan", "--signals", "hash,provenance", "--json", str(path)).lines[0]
+    assert line["provenance"]["watermark"]["detected"], line["provenance"]["watermark"]
+    assert line["media"]["width"] == 1200

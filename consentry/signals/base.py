@@ -67,6 +67,9 @@ class Signal(ABC):
     kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.IMAGE, MediaKind.VIDEO})
     requires: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
+    # True when the signal reads fine pixel detail (e.g. a watermark): big JPEGs are then
+    # decoded at full size instead of the reduced scale that is enough for hashing.
+    full_resolution: ClassVar[bool] = False
 
     @classmethod
     def available(cls) -> str | None:

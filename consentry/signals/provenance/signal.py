@@ -12,8 +12,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from consentry.signals.base import FrameConsumer, ItemContext, SampledFrame, Signal
 from consentry.signals.provenance import c2pa_read, metadata, watermark
 from consentry.types import Frame, SignalResult
@@ -37,21 +35,11 @@ def _video_metadata(path: Path) -> dict[str, Any]:
     return metadata.summarise(metadata.video_fields(path), [])
 
 
-def _full_resolution(frame: Frame, ctx: ItemContext) -> np.ndarray:
-    """The watermark lives in fine detail: re-decode when the pipeline gave a reduced JPEG."""
-    rgb = frame.rgb
-    if rgb.shape[1] == ctx.info.width and rgb.shape[0] == ctx.info.height:
-        return rgb
-    from PIL import Image, ImageOps
-
-    with Image.open(ctx.path) as img:
-        return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
-
-
 class ProvenanceSignal(Signal):
     name = "provenance"
     version = "1"
     description = "C2PA Content Credentials, dwtDct generator watermarks, metadata hints"
+    full_resolution = True  # the watermark lives in fine detail
 
     @classmethod
     def available(cls) -> str | None:
@@ -69,7 +57,7 @@ class ProvenanceSignal(Signal):
         return _guarded("c2pa", c2pa_read.read_c2pa, path, self.context)
 
     def compute_image(self, frame: Frame, ctx: ItemContext) -> SignalResult:
-        mark = _guarded("watermark", lambda: watermark.detect(_full_resolution(frame, ctx)))
+        mark = _guarded("watermark", lambda: watermark.detect(frame.rgb))
         return self.result({"provenance": {"c2pa": self._c2pa(ctx.path), "watermark": mark,
                                            "metadata": _guarded("metadata", _image_metadata,
                                                                 ctx.path)}})
