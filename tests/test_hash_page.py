@@ -69,10 +69,19 @@ class _Chromium:
         target = self.call("Target.createTarget", url="about:blank")["targetId"]
         session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         self.call("Page.navigate", session=session, url=url)
-        time.sleep(0.5)
-        result = self.call("Runtime.evaluate", session=session, expression=expression,
-                           awaitPromise=True, returnByValue=True)
-        return result["result"].get("value")
+        # The page loads and starts hashing on its own time (slower on a loaded machine): poll
+        # until the value exists, for a bounded while.
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                result = self.call("Runtime.evaluate", session=session, expression=expression,
+                                   awaitPromise=True, returnByValue=True)
+                value = result.get("result", {}).get("value")
+            except RuntimeError:  # the evaluation raced the navigation's new document
+                value = None
+            if value is not None or time.monotonic() > deadline:
+                return value
+            time.sleep(0.2)
 
     def close(self) -> None:
         self.proc.kill()
