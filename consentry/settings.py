@@ -33,7 +33,6 @@ class ScanSettings:
     signals: tuple[str, ...] | None = None  # None = every installed signal
     fast_jpeg: bool = True  # PIL draft decode for hashing large JPEGs (see docs/performance.md)
     thumbnails: bool = False  # only made when a report is asked for
-    retain_media: bool = False  # privacy by default: store hashes, not media
 
 
 def default_db_url() -> str:
