@@ -17,13 +17,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.bench_faces import cpu_seconds, make_clip, real_crops
+from bench.bench_faces import DEV, cpu_seconds, make_clip
 from consentry.detector.scoring import Scorer
+from consentry.testing.faces import real_crops
 
 
 def bench_scoring(batch: int, repeats: int = 5) -> None:
     scorer = Scorer(threads=2)
-    crops = [np.asarray(Image.open(p).convert("RGB")) for p in real_crops(batch)]
+    crops = [np.asarray(Image.open(p).convert("RGB")) for p in real_crops(DEV, batch)]
     scorer.score(crops)  # warm-up
     started = time.perf_counter()
     for _ in range(repeats):

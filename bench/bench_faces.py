@@ -28,19 +28,13 @@ from consentry.settings import ScanSettings
 from consentry.signals.faces.detector import FaceFinder, downscale
 from consentry.signals.faces.embed import embed_chips
 from consentry.signals.faces.signal import FacesSignal
-from consentry.testing.faces import group_photo, save_png
+from consentry.testing.faces import group_photo, real_crops, save_png
 from consentry.types import Frame
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared/data/deepfake-dev"
 FFPP = DEV / "mudouble__FaceForensics-Detection_Website/media/in_out_videos/original"
 CLIP_SOURCES = ["253", "183", "481", "585", "599", "672", "878"]  # the 1280x720 ones
-
-
-def real_crops(n: int, root: Path = DEV) -> list[Path]:
-    rows = (root / "labels.tsv").read_text().splitlines()[1:]
-    names = sorted(r.split("\t")[0] for r in rows if "\tREAL\t" in r and "faces_224/" in r)
-    return [root / name for name in names[:n]]
 
 
 def cpu_seconds() -> float:
@@ -50,7 +44,7 @@ def cpu_seconds() -> float:
 
 
 def bench_photo(tmp: Path, repeats: int = 15) -> None:
-    photo = group_photo(real_crops(5))
+    photo = group_photo(real_crops(DEV, 5))
     save_png(photo, tmp / "group.png")
     signal = FacesSignal()
     signal.setup(ScanSettings())
@@ -148,7 +142,7 @@ def _ffpp_frames(per_video: int = 6) -> list[np.ndarray]:
 
 def bench_recall() -> None:
     """Share of pictures (each shows one person) in which each detector finds a face."""
-    crops = [_padded(p) for p in real_crops(300, DEV.parent / "dfdc-faces")]
+    crops = [_padded(p) for p in real_crops(DEV.parent / "dfdc-faces", 300)]
     frames = _ffpp_frames()
     finder = FaceFinder()
     hog = finder._detector

@@ -14,7 +14,6 @@ NCII bank of random PDQ hashes is filled so the bank matcher runs.
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from bench.bench_faces import DEV, cpu_seconds, make_clip
 from consentry.match.registry import matcher_classes
 from consentry.pipeline import Analyser
 from consentry.policy.engine import RulesPolicy
@@ -36,54 +36,8 @@ from consentry.signals import registry
 from consentry.signals.base import FrameConsumer, SampledFrame, Signal
 from consentry.store import scans as scan_store
 from consentry.store.db import Database, open_database
-from consentry.testing.faces import group_photo
+from consentry.testing.faces import group_photo, real_crops
 from consentry.types import ItemReport, SignalResult
-
-ROOT = Path(__file__).resolve().parents[1]
-DEV = ROOT.parent / "shared/data/deepfake-dev"
-FFPP = DEV / "mudouble__FaceForensics-Detection_Website/media/in_out_videos/original"
-CLIP_SOURCES = ["253", "183", "481", "585", "599", "672", "878"]  # the 1280x720 ones
-
-
-def real_crops(n: int, offset: int = 0) -> list[Path]:
-    rows = (DEV / "labels.tsv").read_text().splitlines()[1:]
-    names = sorted(r.split("\t")[0] for r in rows if "\tREAL\t" in r and "faces_224/" in r)
-    return [DEV / name for name in names[offset:offset + n]]
-
-
-def cpu_seconds() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def make_clip(out: Path, seconds: float = 60.0, fps: int = 30) -> Path:
-    """The FF++ 720p originals back to back, scaled to 1280x720, 30 fps, libx264."""
-    import av
-
-    frames_needed = int(seconds * fps)
-    written = 0
-    with av.open(str(out), "w") as dst:
-        stream = dst.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "23"}
-        while written < frames_needed:
-            for name in CLIP_SOURCES:
-                with av.open(str(FFPP / f"youtube/c40/videos/{name}.mp4")) as src:
-                    for frame in src.decode(video=0):
-                        if written >= frames_needed:
-                            break
-                        # a fresh frame, numbered on the output's own clock (sources differ)
-                        scaled = av.VideoFrame.from_ndarray(
-                            frame.reformat(width=1280, height=720, format="yuv420p")
-                            .to_ndarray(), format="yuv420p")
-                        scaled.pts = written
-                        for packet in stream.encode(scaled):
-                            dst.mux(packet)
-                        written += 1
-        for packet in stream.encode():
-            dst.mux(packet)
-    return out
 
 
 class _TimedConsumer(FrameConsumer):
@@ -133,7 +87,7 @@ def enrol_someone(db: Database, tmp: Path) -> bool:
 
     portrait = tmp / "enrol.png"
     for offset in range(40, 60):  # the first crop whose face the enrolment accepts
-        Image.fromarray(group_photo(real_crops(1, offset=offset), size=(640, 480))).save(portrait)
+        Image.fromarray(group_photo(real_crops(DEV, 1, offset=offset), size=(640, 480))).save(portrait)
         try:
             with db.session() as session:
                 enrol(session, name="bench person", attestation="benchmark: DFDC consenting actor",
@@ -225,7 +179,7 @@ def main() -> None:
             instrument(signal, spent)
         for n_faces in (5, 1):  # the 5-face photo is the headline; 1 face for comparison
             photo = tmp / f"photo-{n_faces}.jpg"
-            Image.fromarray(group_photo(real_crops(n_faces))).save(photo, quality=90)
+            Image.fromarray(group_photo(real_crops(DEV, n_faces))).save(photo, quality=90)
             run_item(photo, analyser, db, scan_id, matchers, policy, spent)  # warm-up: not counted
             spent.clear()
             walls, cpus, runs = [], [], []

@@ -19,7 +19,7 @@ from consentry.signals.faces import models
 from consentry.signals.faces.quality import pose
 from consentry.signals.faces.signal import FacesSignal, faces_sampler
 from consentry.signals.faces.tracking import Tracker
-from consentry.testing.faces import group_photo, save_png
+from consentry.testing.faces import group_photo, real_crops, save_png
 from consentry.types import Frame, ItemStatus, SignalResult
 from tests.conftest import DEEPFAKE_DEV, THREATEXCHANGE, need
 
@@ -33,9 +33,8 @@ REAL_CROPS = ["abfnyenqdw.jpg", "aeftglfxkv.jpg"]
 
 
 def _real_crops(n: int) -> list[Path]:
-    rows = (need(DEEPFAKE_DEV / "labels.tsv")).read_text().splitlines()[1:]
-    names = [r.split("\t")[0] for r in rows if "\tREAL\t" in r and "faces_224/" in r]
-    return [DEEPFAKE_DEV / name for name in sorted(names)[:n]]
+    need(DEEPFAKE_DEV / "labels.tsv")
+    return real_crops(DEEPFAKE_DEV, n)
 
 
 def _scan_one(path: Path, settings: ScanSettings | None = None, extra: list[type[Signal]] | None = None):

@@ -10,6 +10,13 @@ import numpy as np
 from PIL import Image
 
 
+def real_crops(root: Path, n: int, offset: int = 0) -> list[Path]:
+    """REAL face crops listed in ``root/labels.tsv`` (sorted by file name), ``n`` from ``offset``."""
+    rows = (root / "labels.tsv").read_text().splitlines()[1:]
+    names = sorted(r.split("\t")[0] for r in rows if "\tREAL\t" in r and "faces_224/" in r)
+    return [root / name for name in names[offset : offset + n]]
+
+
 def group_photo(crops: list[Path], size: tuple[int, int] = (1280, 720), face_px: int = 200) -> np.ndarray:
     """The crops resized to ``face_px`` and laid out in a row (wrapping) on a grey gradient,
     apart enough that no two overlap: one face per crop."""
