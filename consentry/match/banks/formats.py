@@ -121,13 +121,9 @@ def _te_rows(text: TextIO) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
             continue
         row: dict[str, Any] = {"signal_type": parts[0], "signal_value": parts[1]}
         if len(parts) == 3:
-            try:
-                extra = json.loads(parts[2])
-            except json.JSONDecodeError as exc:
-                yield line, RowError(line, "metadata", f"not JSON: {exc.msg}")
-                continue
-            if not isinstance(extra, dict):
-                yield line, RowError(line, "metadata", "must be a JSON object")
+            extra = _json_object(parts[2], line, "metadata")
+            if isinstance(extra, RowError):
+                yield line, extra
                 continue
             row.update({k: v for k, v in extra.items() if k not in row})
         yield line, row
@@ -137,15 +133,17 @@ def _jsonl_rows(text: TextIO) -> Iterator[tuple[int, dict[str, Any] | RowError]]
     for line, raw in enumerate(text, start=1):
         if not raw.strip():
             continue
-        try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            yield line, RowError(line, "row", f"not JSON: {exc.msg}")
-            continue
-        if not isinstance(row, dict):
-            yield line, RowError(line, "row", "must be a JSON object")
-            continue
-        yield line, row
+        yield line, _json_object(raw, line, "row")
+
+
+def _json_object(text: str, line: int, field: str) -> dict[str, Any] | RowError:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return RowError(line, field, f"not JSON: {exc.msg}")
+    if not isinstance(value, dict):
+        return RowError(line, field, "must be a JSON object")
+    return value
 
 
 def _row(record: BankRecord) -> dict[str, Any]:
