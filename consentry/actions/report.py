@@ -7,11 +7,9 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from PIL import Image, ImageFilter, ImageOps
 
@@ -92,6 +90,3 @@ def _row(report: ItemReport, blur: bool) -> str:
     return (f'<tr class="{css}"><td>{thumb}</td><td>{"<br>".join(desc)}</td>'
             f'<td>{"<br>".join(h for h in hashes if h)}</td><td>{sections}</td></tr>')
 
-
-def json_block(value: Any) -> str:
-    return f"<pre>{html.escape(json.dumps(value, indent=1, default=str))}</pre>"
