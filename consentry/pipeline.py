@@ -14,7 +14,6 @@ from typing import Any
 
 from consentry.errors import MediaError, SignalError, UnsupportedMedia
 from consentry.media import image as image_media
-from consentry.media import video as video_media
 from consentry.media.sniff import sniff
 from consentry.settings import ScanSettings
 from consentry.signals.base import FrameConsumer, ItemContext, Signal
@@ -34,6 +33,10 @@ class Analyser:
         self.settings = settings
         self.signals: list[Signal] = [cls() for cls in signal_classes]
         self.fast_jpeg = settings.fast_jpeg and not any(c.full_resolution for c in signal_classes)
+        image_signals = [c for c in signal_classes if MediaKind.IMAGE in c.kinds]
+        # Hash-only scans need brightness alone: a JPEG's Y plane, no colour decoding.
+        self.luma_only = (self.fast_jpeg and not settings.thumbnails
+                          and all(c.luma_only for c in image_signals))
         for signal in self.signals:
             signal.setup(settings)
 
@@ -83,11 +86,12 @@ class Analyser:
         return [s for s in self.signals if kind in s.kinds]
 
     def _analyse_image(self, img: Any, fmt: str, report: ItemReport) -> None:
-        rgb = image_media.decode_rgb(img, fast_jpeg=self.fast_jpeg)
+        width, height = img.size  # before a reduced-scale decode changes it
+        luma = image_media.decode_jpeg_luma(img, fast_jpeg=True) if self.luma_only else None
+        rgb = None if luma is not None else image_media.decode_rgb(img, fast_jpeg=self.fast_jpeg)
         report.kind = MediaKind.IMAGE
-        width, height = img.size
         report.info = MediaInfo(MediaKind.IMAGE, fmt, fmt, width, height)
-        frame = Frame(0, 0.0, rgb)
+        frame = Frame(0, 0.0, rgb, luma)
         ctx = ItemContext(report.path, report.info, self.settings, report.results)
         for signal in self._applicable(MediaKind.IMAGE):
             try:
@@ -95,9 +99,11 @@ class Analyser:
             except SignalError as exc:
                 report.signal_errors[signal.name] = str(exc)
         if self.settings.thumbnails:
-            report.thumbnail_jpeg = make_thumbnail(rgb)
+            report.thumbnail_jpeg = make_thumbnail(frame.rgb)
 
     def _analyse_video(self, path: Path, fmt: str, report: ItemReport) -> None:
+        from consentry.media import video as video_media  # PyAV loads only when a video comes
+
         limits = self.settings.limits
         with video_media.open_video(path, fmt, limits) as (container, info):
             report.kind = MediaKind.VIDEO

@@ -7,10 +7,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import wait as futures_wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+
+import threadpoolctl
 
 from consentry.media.walk import walk
 from consentry.pipeline import Analyser
@@ -19,10 +22,14 @@ from consentry.signals.base import Signal
 from consentry.types import ItemReport
 
 _worker: Analyser | None = None
+# How long the next report may keep the caller waiting before ``on_wait`` runs.
+WAIT_BEFORE_ON_WAIT_S = 0.25
 
 
 def _init_worker(settings: ScanSettings, signal_classes: list[type[Signal]]) -> None:
     global _worker
+    # One process per core already: BLAS threads in each would only fight over the cores.
+    threadpoolctl.threadpool_limits(1)
     _worker = Analyser(settings, signal_classes)
 
 
@@ -40,9 +47,11 @@ def analyse_paths(
     settings: ScanSettings,
     signal_classes: list[type[Signal]],
     workers: int,
+    on_wait: Callable[[], None] | None = None,
 ) -> Iterator[ItemReport]:
     """Walk ``paths`` and analyse every file. Walk problems (missing paths, loops, pipes) come
-    back first as failed reports, then a report per file in walk order."""
+    back first as failed reports, then a report per file in walk order. ``on_wait`` runs
+    when the next report keeps the caller waiting (a moment to flush what came before)."""
     readable: list[Path] = []
     for entry in walk(paths):
         if entry.problem is None:
@@ -51,7 +60,7 @@ def analyse_paths(
             report = ItemReport(path=entry.path)
             report.fail(entry.problem_code or "unreadable", entry.problem)
             yield report
-    yield from analyse_all(readable, settings, signal_classes, workers)
+    yield from analyse_all(readable, settings, signal_classes, workers, on_wait)
 
 
 def analyse_all(
@@ -59,6 +68,7 @@ def analyse_all(
     settings: ScanSettings,
     signal_classes: list[type[Signal]],
     workers: int,
+    on_wait: Callable[[], None] | None = None,
 ) -> Iterator[ItemReport]:
     """Yield a report per path, in input order."""
     if workers <= 1:
@@ -66,7 +76,7 @@ def analyse_all(
         for path in paths:
             yield analyser.analyse(path)
         return
-    yield from _pooled(iter(paths), settings, signal_classes, workers)
+    yield from _pooled(iter(paths), settings, signal_classes, workers, on_wait)
 
 
 def _pooled(
@@ -74,6 +84,7 @@ def _pooled(
     settings: ScanSettings,
     signal_classes: list[type[Signal]],
     workers: int,
+    on_wait: Callable[[], None] | None,
 ) -> Iterator[ItemReport]:
     ctx = multiprocessing.get_context("fork")
     window = workers * 4
@@ -98,6 +109,8 @@ def _pooled(
             if not pending:
                 break
             path, future = pending.popleft()
+            if on_wait is not None and not futures_wait([future], timeout=WAIT_BEFORE_ON_WAIT_S).done:
+                on_wait()
             try:
                 yield future.result()
             except BrokenProcessPool:

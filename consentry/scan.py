@@ -4,6 +4,7 @@ service and the batch runner all call ``run_scan``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -12,7 +13,7 @@ from consentry.match.base import Matcher
 from consentry.match.registry import matcher_classes
 from consentry.policy.base import Policy
 from consentry.policy.engine import RulesPolicy
-from consentry.policy.models import record_verdict
+from consentry.policy.models import record_verdicts
 from consentry.runner import analyse_paths
 from consentry.settings import ScanSettings
 from consentry.signals import registry
@@ -35,6 +36,13 @@ class ScanSummary:
         return 3 if self.n_errors else 0
 
 
+# Items are stored in batches: one transaction per batch instead of per item is what lets
+# the main process keep up with the workers. A batch is written when it is full, when it
+# has waited long enough, or when the workers have nothing ready (so output still streams).
+BATCH_ITEMS = 64
+BATCH_SECONDS = 0.5
+
+
 def run_scan(
     paths: list[Path],
     settings: ScanSettings,
@@ -43,7 +51,10 @@ def run_scan(
     workers: int = 1,
     policy: Policy | None = None,
     on_item: Callable[[ItemReport], None] | None = None,
+    on_batch: Callable[[], None] | None = None,
 ) -> ScanSummary:
+    """Scan ``paths`` into ``db``. ``on_item`` sees each report once it is stored;
+    ``on_batch`` runs after each stored batch (e.g. to flush output)."""
     policy = policy or RulesPolicy.from_file()  # the shipped default policy
     signal_classes = registry.resolve(settings.signals)
     matchers = [m for cls in matcher_classes() if (m := cls.load(db)) is not None]
@@ -55,28 +66,51 @@ def run_scan(
     with db.session() as session:
         scan_id = scan_store.start_scan(session, run_settings)
     summary = ScanSummary(scan_id)
-    for report in analyse_paths(paths, settings, signal_classes, workers):
-        finalise(report, db, scan_id, matchers, policy)
-        summary.n_items += 1
-        summary.n_errors += report.status is ItemStatus.ERROR
-        summary.n_flagged += report.flagged
-        if on_item:
-            on_item(report)
+    batch: list[ItemReport] = []
+    batch_started = 0.0
+
+    def store_batch() -> None:
+        if not batch:
+            return
+        finalise_batch(batch, db, scan_id, matchers, policy)
+        for report in batch:
+            summary.n_items += 1
+            summary.n_errors += report.status is ItemStatus.ERROR
+            summary.n_flagged += report.flagged
+            if on_item:
+                on_item(report)
+        batch.clear()
+        if on_batch:
+            on_batch()
+
+    for report in analyse_paths(paths, settings, signal_classes, workers, on_wait=store_batch):
+        if not batch:
+            batch_started = time.monotonic()
+        batch.append(report)
+        if len(batch) >= BATCH_ITEMS or time.monotonic() - batch_started >= BATCH_SECONDS:
+            store_batch()
+    store_batch()
     with db.session() as session:
         scan_store.finish_scan(session, scan_id, summary.n_items, summary.n_errors,
                                summary.n_flagged)
     return summary
 
 
+def finalise_batch(reports: list[ItemReport], db: Database, scan_id: int,
+                   matchers: list[Matcher], policy: Policy) -> None:
+    """Store, match and decide a batch of analysed items in one transaction."""
+    with db.session() as session:
+        scan_store.insert_items(session, scan_id, reports)
+        for report in reports:
+            if report.status is ItemStatus.OK or report.results:
+                for matcher in matchers:
+                    if not matcher.inputs or any(i in report.results for i in matcher.inputs):
+                        matcher.match(report, session)
+            policy.decide(report)
+        record_verdicts(session, reports)
+        scan_store.finish_items(session, reports)
+
+
 def finalise(report: ItemReport, db: Database, scan_id: int, matchers: list[Matcher],
              policy: Policy) -> None:
-    with db.session() as session:
-        item = scan_store.add_item(session, scan_id, report)
-        report.item_id = item.id
-        if report.status is ItemStatus.OK or report.results:
-            for matcher in matchers:
-                if not matcher.inputs or any(i in report.results for i in matcher.inputs):
-                    matcher.match(report, session)
-        policy.decide(report)
-        record_verdict(session, report)
-        scan_store.finish_item(item, report)
+    finalise_batch([report], db, scan_id, matchers, policy)

@@ -47,11 +47,19 @@ class MediaInfo:
 
 @dataclass(frozen=True)
 class Frame:
-    """One decoded picture: an image, or one frame of a video. ``rgb`` is HxWx3 uint8."""
+    """One decoded still image, as HxWx3 uint8 RGB, or as an HxW uint8 luma (Y) plane alone
+    when every signal that runs reads only brightness (``Signal.luma_only``)."""
 
     index: int
     timestamp: float
-    rgb: np.ndarray
+    decoded_rgb: np.ndarray | None
+    luma: np.ndarray | None = None
+
+    @property
+    def rgb(self) -> np.ndarray:
+        if self.decoded_rgb is None:
+            raise RuntimeError("this image was decoded as luma only; the signal must not be luma_only")
+        return self.decoded_rgb
 
 
 @dataclass

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from consentry.policy.engine import RulesPolicy
 from consentry.policy.loader import parse
-from consentry.policy.models import Verdict, record_verdict
+from consentry.policy.models import Verdict, record_verdicts
 from consentry.store import scans as scan_store
 from consentry.store.db import open_database
 from consentry.store.models import Scan
@@ -112,11 +112,10 @@ def test_verdict_table_on_sqlite_and_postgresql(db_url: str) -> None:
                                  "distance": 0}]
     with db.session() as session:
         scan_id = scan_store.start_scan(session, {})
-        item = scan_store.add_item(session, scan_id, report)
-        report.item_id = item.id
+        scan_store.insert_items(session, scan_id, [report])
         policy.decide(report)
-        record_verdict(session, report)
-        scan_store.finish_item(item, report)
+        record_verdicts(session, [report])
+        scan_store.finish_items(session, [report])
     with db.session() as session:
         row = session.scalars(select(Verdict).where(Verdict.action == "block")).one()
         assert row.item_id == report.item_id and row.labels == ["known-ncii"]

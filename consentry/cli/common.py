@@ -63,9 +63,10 @@ def common_options(fn: F) -> F:
     return db_option(json_option(fn))  # type: ignore[return-value]
 
 
-def emit(obj: dict[str, Any]) -> None:
+def emit(obj: dict[str, Any], *, flush: bool = True) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
-    sys.stdout.flush()
+    if flush:
+        sys.stdout.flush()
 
 
 def handle_errors(fn: F) -> F:

@@ -10,23 +10,38 @@ import click
 from consentry import __version__
 from consentry.cli.common import CliState, common_options
 
-# Command groups live in their own modules; each module exposes ``command``.
-COMMANDS = [
-    "consentry.cli.scan",
-    "consentry.cli.scans",
-    "consentry.cli.db",
-    "consentry.cli.samples",
-    "consentry.cli.bank",
-    "consentry.cli.hash",
-    "consentry.cli.hash_page",
-    "consentry.cli.person",
-    "consentry.cli.policy",
-    "consentry.cli.detector",
-    "consentry.cli.train_detector",
-]
+# Command groups live in their own modules; each module exposes ``command``. They are
+# imported only when run (or listed by --help), so `consentry scan` starts without loading
+# what other commands need.
+COMMANDS = {
+    "scan": "consentry.cli.scan",
+    "scans": "consentry.cli.scans",
+    "db": "consentry.cli.db",
+    "samples": "consentry.cli.samples",
+    "bank": "consentry.cli.bank",
+    "hash": "consentry.cli.hash",
+    "hash-page": "consentry.cli.hash_page",
+    "person": "consentry.cli.person",
+    "policy": "consentry.cli.policy",
+    "eval": "consentry.cli.detector",
+    "train-detector": "consentry.cli.train_detector",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMANDS.get(cmd_name)
+        if module is None:
+            return None
+        command: click.Command = importlib.import_module(module).command
+        return command
+
+
+@click.group(cls=LazyGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @common_options
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(__version__, prog_name="consentry")
@@ -36,10 +51,6 @@ def cli(ctx: click.Context, verbose: int) -> None:
     ctx.ensure_object(CliState)
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
-
-
-for _module in COMMANDS:
-    cli.add_command(importlib.import_module(_module).command)
 
 
 def main() -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from consentry.cli.common import common_options, emit, handle_errors, state
-from consentry.cli.summary import ScanConsole
 from consentry.policy.engine import RulesPolicy
 from consentry.runner import default_workers
 from consentry.scan import run_scan
@@ -87,13 +86,17 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, dihedral: 
     )
     db = st.database()
     reports: list[ItemReport] = []
-    console = None if st.json else ScanConsole()
+    console = None
+    if not st.json:
+        from consentry.cli.summary import ScanConsole  # rich loads only for a terminal
+
+        console = ScanConsole()
 
     def on_item(report: ItemReport) -> None:
         if report_path is not None:
             reports.append(report)
         if st.json:
-            emit(report.as_json())
+            emit(report.as_json(), flush=False)  # flushed once per stored batch
         else:
             assert console is not None
             console.item(report)
@@ -102,7 +105,7 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, dihedral: 
         console.start()
     try:
         summary = run_scan(list(paths), settings, db, workers=workers or default_workers(),
-                           policy=policy, on_item=on_item)
+                           policy=policy, on_item=on_item, on_batch=sys.stdout.flush)
     finally:
         if console:
             console.stop()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -53,23 +55,56 @@ def frame_count(img: Image.Image) -> int:
     return int(getattr(img, "n_frames", 1) or 1)
 
 
+def _draft_size(img: Image.Image, fast_jpeg: bool) -> tuple[int, int] | None:
+    if fast_jpeg and min(img.size) >= 2 * DRAFT_MIN_SIDE:
+        return img.size[0] // 2, img.size[1] // 2
+    return None
+
+
 def decode_rgb(img: Image.Image, *, fast_jpeg: bool) -> np.ndarray:
-    """Full decode to an HxWx3 uint8 array with EXIF orientation applied."""
-    try:
-        if fast_jpeg and img.format == "JPEG" and min(img.size) >= 2 * DRAFT_MIN_SIDE:
-            img.draft("RGB", (img.size[0] // 2, img.size[1] // 2))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            img.load()
-            if img.getexif().get(_ORIENTATION, 1) != 1:  # transposing copies the whole image
-                img = ImageOps.exif_transpose(img) or img
-            if img.mode != "RGB":
-                img = _to_rgb(img)
+    """Decode to an HxWx3 uint8 array with EXIF orientation applied (big JPEGs at half
+    scale when ``fast_jpeg``)."""
+    with _corrupt_data_is_media_error():
+        if img.format == "JPEG" and (size := _draft_size(img, fast_jpeg)):
+            img.draft("RGB", size)
+        img = _load_oriented(img)
+        if img.mode != "RGB":
+            img = _to_rgb(img)
         return np.asarray(img, dtype=np.uint8)
+
+
+def decode_jpeg_luma(img: Image.Image, *, fast_jpeg: bool) -> np.ndarray | None:
+    """A JPEG's Y plane alone as HxW uint8, EXIF orientation applied; None for anything else.
+
+    libjpeg then skips the colour planes' inverse DCT, upsampling and colour conversion. JPEG's
+    Y is 0.299 R + 0.587 G + 0.114 B of the encoder's input, the luma PDQ asks for.
+    """
+    if img.format != "JPEG" or img.mode not in ("RGB", "L"):  # CMYK and others: decode_rgb
+        return None
+    with _corrupt_data_is_media_error():
+        img.draft("L", _draft_size(img, fast_jpeg))
+        if img.mode != "L":
+            return None
+        return np.asarray(_load_oriented(img), dtype=np.uint8)
+
+
+@contextmanager
+def _corrupt_data_is_media_error() -> Iterator[None]:
+    try:
+        yield
     except MediaError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # PIL raises many types for bad pixel data
         raise MediaError(f"image data is truncated or corrupt: {exc}", code="corrupt") from exc
+
+
+def _load_oriented(img: Image.Image) -> Image.Image:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        img.load()
+        if img.getexif().get(_ORIENTATION, 1) != 1:  # transposing copies the whole image
+            img = ImageOps.exif_transpose(img) or img
+    return img
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

@@ -3,10 +3,11 @@ without parsing every item's JSON."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from consentry.store.models import Base, utcnow
@@ -28,14 +29,19 @@ class Verdict(Base):
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-def record_verdict(session: Session, report: ItemReport) -> Verdict | None:
-    """Store the verdict the policy put on ``report`` (items without one are skipped)."""
+def record_verdicts(session: Session, reports: Sequence[ItemReport]) -> None:
+    """Store the verdicts the policy put on ``reports`` (items without one are skipped)."""
+    rows = [row for report in reports if (row := _verdict_row(report)) is not None]
+    if rows:
+        session.execute(insert(Verdict), rows)
+
+
+def _verdict_row(report: ItemReport) -> dict[str, Any] | None:
     verdict = report.fields.get("verdict")
     if not verdict or report.item_id is None:
         return None
-    row = Verdict(item_id=report.item_id, action=verdict["action"], priority=verdict.get("priority"),
-                  labels=list(verdict.get("labels") or []), reasons=list(verdict.get("reasons") or []),
-                  missing_signals=list(verdict.get("missing_signals") or []),
-                  policy=str(verdict.get("policy") or ""))
-    session.add(row)
-    return row
+    return {"item_id": report.item_id, "action": verdict["action"],
+            "priority": verdict.get("priority"), "labels": list(verdict.get("labels") or []),
+            "reasons": list(verdict.get("reasons") or []),
+            "missing_signals": list(verdict.get("missing_signals") or []),
+            "policy": str(verdict.get("policy") or "")}

@@ -70,6 +70,9 @@ class Signal(ABC):
     # True when the signal reads fine pixel detail (e.g. a watermark): big JPEGs are then
     # decoded at full size instead of the reduced scale that is enough for hashing.
     full_resolution: ClassVar[bool] = False
+    # True when the signal reads only brightness on images (``Frame.luma``): when every
+    # signal that runs says so, a JPEG is decoded to its Y plane alone, skipping colour.
+    luma_only: ClassVar[bool] = False
 
     @classmethod
     def available(cls) -> str | None:

@@ -18,10 +18,12 @@ class HashSignal(Signal):
     name = "hash"
     version = "1"
     description = "PDQ (images) and vPDQ (videos), Meta-compatible perceptual hashes"
+    luma_only = True
 
     def compute_image(self, frame: Frame, ctx: ItemContext) -> SignalResult:
+        luma = frame.luma if frame.luma is not None else pdq.luma_from_rgb(frame.rgb)
         if ctx.settings.dihedral:
-            hashes = pdq.compute_dihedral(frame.rgb)
+            hashes = pdq.dihedral_from_luma(luma)
             first = hashes[0]
             fields: dict[str, Any] = {
                 "pdq": {"hash": first.hex, "quality": first.quality},
@@ -31,7 +33,7 @@ class HashSignal(Signal):
                 ],
             }
         else:
-            first = pdq.compute(frame.rgb)
+            first = pdq.from_luma(luma)
             fields = {"pdq": {"hash": first.hex, "quality": first.quality}}
         return self.result(fields)
 

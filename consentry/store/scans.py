@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from consentry import __version__
@@ -20,43 +20,50 @@ def start_scan(session: Session, settings: dict[str, Any]) -> int:
     return scan.id
 
 
-def add_item(session: Session, scan_id: int, report: ItemReport) -> Item:
-    item = Item(
-        scan_id=scan_id,
-        path=str(report.path),
-        kind=report.kind.value if report.kind else None,
-        status=report.status.value,
-        error_code=report.error_code,
-        error=report.error,
-        size=report.size,
-        md5=report.md5,
-        sha256=report.sha256,
-        media=report.info.as_json() if report.info else None,
-        result={},
-    )
-    for row in _hash_rows(report):
-        item.hashes.append(row)
-    session.add(item)
-    session.flush()
-    return item
+def insert_items(session: Session, scan_id: int, reports: Sequence[ItemReport]) -> None:
+    """Insert one row per report (and its hash rows) in one statement; sets ``item_id``."""
+    rows = [{
+        "scan_id": scan_id,
+        "path": str(report.path),
+        "kind": report.kind.value if report.kind else None,
+        "status": report.status.value,
+        "error_code": report.error_code,
+        "error": report.error,
+        "size": report.size,
+        "md5": report.md5,
+        "sha256": report.sha256,
+        "media": report.info.as_json() if report.info else None,
+        "result": {},
+    } for report in reports]
+    ids = session.scalars(insert(Item).returning(Item.id, sort_by_parameter_order=True), rows).all()
+    hashes = []
+    for report, item_id in zip(reports, ids, strict=True):
+        report.item_id = item_id
+        hashes.extend(row | {"item_id": item_id} for row in _hash_rows(report))
+    if hashes:
+        session.execute(insert(ItemHash), hashes)
 
 
-def finish_item(item: Item, report: ItemReport) -> None:
-    item.result = report.as_json()
-    item.flagged = report.flagged
-    item.status = report.status.value
+def finish_items(session: Session, reports: Sequence[ItemReport]) -> None:
+    """Store each item's final JSON result, verdict included, once matching and policy ran."""
+    session.execute(update(Item), [
+        {"id": report.item_id, "result": report.as_json(), "flagged": report.flagged,
+         "status": report.status.value}
+        for report in reports
+    ])
 
 
-def _hash_rows(report: ItemReport) -> list[ItemHash]:
+def _hash_rows(report: ItemReport) -> list[dict[str, Any]]:
     fields: dict[str, Any] = {}
     for result in report.results.values():
         fields.update(result.fields)
     rows = []
     if pdq := fields.get("pdq"):
-        rows.append(ItemHash(signal="pdq", hash=pdq["hash"], quality=pdq["quality"]))
+        rows.append({"signal": "pdq", "hash": pdq["hash"], "quality": pdq["quality"],
+                     "frame": None, "timestamp": None})
     for frame in fields.get("vpdq") or []:
-        rows.append(ItemHash(signal="vpdq", hash=frame["hash"], quality=frame["quality"],
-                             frame=frame["frame"], timestamp=frame["timestamp"]))
+        rows.append({"signal": "vpdq", "hash": frame["hash"], "quality": frame["quality"],
+                     "frame": frame["frame"], "timestamp": frame["timestamp"]})
     return rows
 
 
