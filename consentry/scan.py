@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from consentry.match.base import Matcher
@@ -14,9 +14,8 @@ from consentry.match.registry import matcher_classes
 from consentry.policy.base import Policy
 from consentry.policy.engine import RulesPolicy
 from consentry.policy.models import record_verdicts
-from consentry.runner import analyse_paths
+from consentry.runner import Analysis
 from consentry.settings import ScanSettings
-from consentry.signals import registry
 from consentry.store import scans as scan_store
 from consentry.store.db import Database
 from consentry.types import ItemReport, ItemStatus
@@ -52,14 +51,17 @@ def run_scan(
     policy: Policy | None = None,
     on_item: Callable[[ItemReport], None] | None = None,
     on_batch: Callable[[], None] | None = None,
+    analysis: Analysis | None = None,
 ) -> ScanSummary:
     """Scan ``paths`` into ``db``. ``on_item`` sees each report once it is stored;
-    ``on_batch`` runs after each stored batch (e.g. to flush output)."""
+    ``on_batch`` runs after each stored batch (e.g. to flush output). ``analysis`` is one
+    the caller already started on the same paths and settings (its workers then hash while
+    the caller opens the database)."""
     policy = policy or RulesPolicy.from_file()  # the shipped default policy
-    signal_classes = registry.resolve(settings.signals)
+    if analysis is None:
+        analysis = Analysis(paths, settings, workers)
+    signal_classes = analysis.signal_classes
     matchers = [m for cls in matcher_classes() if (m := cls.load(db)) is not None]
-    if not settings.dihedral and any(getattr(m, "needs_dihedral", False) for m in matchers):
-        settings = replace(settings, dihedral=True)  # a bank matches rotations/flips: hash all 8
     run_settings = asdict(settings) | {"signals": [c.name for c in signal_classes],
                                        "paths": [str(p) for p in paths],
                                        "policy": getattr(getattr(policy, "spec", None), "ref", None)}
@@ -83,13 +85,16 @@ def run_scan(
         if on_batch:
             on_batch()
 
-    for report in analyse_paths(paths, settings, signal_classes, workers, on_wait=store_batch):
-        if not batch:
-            batch_started = time.monotonic()
-        batch.append(report)
-        if len(batch) >= BATCH_ITEMS or time.monotonic() - batch_started >= BATCH_SECONDS:
-            store_batch()
-    store_batch()
+    try:
+        for report in analysis.reports(on_wait=store_batch):
+            if not batch:
+                batch_started = time.monotonic()
+            batch.append(report)
+            if len(batch) >= BATCH_ITEMS or time.monotonic() - batch_started >= BATCH_SECONDS:
+                store_batch()
+        store_batch()
+    finally:
+        analysis.close()
     with db.session() as session:
         scan_store.finish_scan(session, scan_id, summary.n_items, summary.n_errors,
                                summary.n_flagged)

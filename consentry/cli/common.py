@@ -7,13 +7,15 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from consentry.errors import ConfigError, ConsentryError
 from consentry.settings import DB_ENV, resolve_db_url
-from consentry.store.db import Database, open_database
+
+if TYPE_CHECKING:
+    from consentry.store.db import Database
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,6 +30,8 @@ class CliState:
 
     def database(self) -> Database:
         if self._db is None:
+            from consentry.store.db import open_database  # SQLAlchemy loads on first use
+
             self._db = open_database(resolve_db_url(self.db_url))
         return self._db
 

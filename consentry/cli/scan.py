@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from consentry.cli.common import common_options, emit, handle_errors, state
 from consentry.policy.engine import RulesPolicy
-from consentry.runner import default_workers
-from consentry.scan import run_scan
+from consentry.runner import Analysis, default_workers
 from consentry.settings import Limits, ScanSettings
 from consentry.types import ItemReport
+
+if TYPE_CHECKING:
+    from consentry.scan import ScanSummary
 
 
 def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  # type: ignore[no-untyped-def]
@@ -70,7 +73,6 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, dihedral: 
     Exit codes: 0 nothing flagged, 1 something flagged, 2 usage or fatal error,
     3 some items could not be read (the rest were done).
     """
-    st = state()
     policy = RulesPolicy.from_file(policy_path)  # a bad policy stops here, before any work
     settings = ScanSettings(
         limits=Limits(max_pixels=max_pixels, max_file_bytes=max_file_size,
@@ -84,6 +86,20 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, dihedral: 
         fast_jpeg=not full_decode,
         thumbnails=report_path is not None,
     )
+    # The workers start on the files now, while this process opens the database.
+    analysis = Analysis(paths, settings, workers or default_workers())
+    try:
+        summary = _run(analysis, paths, settings, policy, report_path, blur=not no_blur)
+    finally:
+        analysis.close()
+    sys.exit(summary.exit_code)
+
+
+def _run(analysis: Analysis, paths: tuple[Path, ...], settings: ScanSettings,
+         policy: RulesPolicy, report_path: Path | None, *, blur: bool) -> ScanSummary:
+    from consentry.scan import run_scan  # loads SQLAlchemy: after the workers forked
+
+    st = state()
     db = st.database()
     reports: list[ItemReport] = []
     console = None
@@ -104,15 +120,15 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, dihedral: 
     if console:
         console.start()
     try:
-        summary = run_scan(list(paths), settings, db, workers=workers or default_workers(),
-                           policy=policy, on_item=on_item, on_batch=sys.stdout.flush)
+        summary = run_scan(list(paths), settings, db, policy=policy, on_item=on_item,
+                           on_batch=sys.stdout.flush, analysis=analysis)
     finally:
         if console:
             console.stop()
     if report_path is not None:
         from consentry.actions.report import write_report
 
-        write_report(report_path, reports, summary.scan_id, blur=not no_blur)
+        write_report(report_path, reports, summary.scan_id, blur=blur)
     if console:
         console.summary(summary, report_path)
-    sys.exit(summary.exit_code)
+    return summary

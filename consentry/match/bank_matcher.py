@@ -68,7 +68,7 @@ class BankMatcher(Matcher):
         for result in report.results.values():
             fields.update(result.fields)
         if report.kind is MediaKind.IMAGE and fields.get("pdq"):
-            hits += self._image(fields, session)
+            hits += self._image(fields["pdq"], _dihedral_rows(report), session)
         elif report.kind is MediaKind.VIDEO and fields.get("vpdq"):
             hits += self._video(fields["vpdq"], session)
         self._record(report, hits, session)
@@ -84,11 +84,11 @@ class BankMatcher(Matcher):
                 hits.append(_Hit(entry, bank, signal, value, 0))
         return hits
 
-    def _image(self, fields: dict[str, Any], session: Session) -> list[_Hit]:
-        pdq = fields["pdq"]
+    def _image(self, pdq: dict[str, Any], dihedral: list[dict[str, Any]],
+               session: Session) -> list[_Hit]:
         queries = [(pdq["hash"], pdq["quality"], None)]
         if self.needs_dihedral:
-            for row in (fields.get("pdq_dihedral") or [])[1:]:
+            for row in dihedral[1:]:
                 queries.append((row["hash"], row["quality"], row["transform"]))
         rows, payload, dist = self.indexes["pdq"].search(hex_to_words(q[0] for q in queries),
                                                          self.max_threshold)
@@ -148,6 +148,13 @@ class BankMatcher(Matcher):
         report.fields["matches"] = enforced
         if held_back:
             report.fields["matches_held_back"] = held_back
+
+
+def _dihedral_rows(report: ItemReport) -> list[dict[str, Any]]:
+    """The 8 dihedral PDQ rows the hash signal left in its payload (original first)."""
+    result = report.results.get("hash")
+    payload = result.payload if result is not None and isinstance(result.payload, dict) else {}
+    return list(payload.get("pdq_dihedral") or [])
 
 
 def _active(session: Session, condition: Any) -> list[tuple[BankEntry, Bank]]:

@@ -72,9 +72,23 @@ def luma_from_rgb(rgb: np.ndarray) -> np.ndarray:
     return rgb[..., :3] @ _LUMA
 
 
+@dataclass(frozen=True)
+class _Band:
+    """One axis of Meta's downsampling as a banded 64 x length matrix: output i is
+    ``weights[i] . x[starts[i] : starts[i] + span]`` (a tent about twice the box window)."""
+
+    starts: np.ndarray  # (64,) int
+    weights: np.ndarray  # (64, span) float32
+    dense: np.ndarray  # (64, length) float32, the same matrix written out
+
+    @property
+    def span(self) -> int:
+        return int(self.weights.shape[1])
+
+
 @lru_cache(maxsize=64)
-def _operator(length: int) -> np.ndarray:
-    """The 64 x length matrix equal to Meta's two box passes along one axis, then decimation.
+def _band(length: int) -> _Band:
+    """Meta's two box passes along one axis, then decimation, as one linear map.
 
     Meta's box filter of window w writes out[o] = mean(in[max(0, o - w + h) .. min(n-1, o + h - 1)])
     with h = (w + 2) // 2; decimation keeps index int((i + 0.5) * n / 64).
@@ -85,21 +99,33 @@ def _operator(length: int) -> np.ndarray:
     lo = np.maximum(0, positions - window + half)
     hi = np.minimum(length - 1, positions + half - 1)
     picked = ((np.arange(64) + 0.5) * length / 64).astype(np.int64)
-    op = np.zeros((64, length), dtype=np.float64)
+    dense = np.zeros((64, length), dtype=np.float64)
     for row, out in enumerate(picked):
         # second pass: the mean of first-pass outputs k in [lo, hi], each a mean itself
         first = np.arange(lo[out], hi[out] + 1)
         for k in first:
-            op[row, lo[k] : hi[k] + 1] += 1.0 / (hi[k] - lo[k] + 1)
-        op[row] /= len(first)
-    return op.astype(np.float32)
+            dense[row, lo[k] : hi[k] + 1] += 1.0 / (hi[k] - lo[k] + 1)
+        dense[row] /= len(first)
+    starts = np.array([np.flatnonzero(r)[0] for r in dense])
+    span = max(int(np.flatnonzero(r)[-1]) - int(st) + 1 for r, st in zip(dense, starts, strict=True))
+    starts = np.minimum(starts, length - span)  # keep every band inside the axis
+    weights = np.stack([dense[i, st : st + span] for i, st in enumerate(starts)])
+    return _Band(starts, weights.astype(np.float32), dense.astype(np.float32))
+
+
+def _cells(luma: np.ndarray) -> np.ndarray:
+    """The 64x64 downsample. Down the rows only the ~10 rows under each tent are read (a
+    gather and 64 small products); across, one small dense product."""
+    rows, cols = luma.shape
+    down, across = _band(rows), _band(cols)
+    picked = luma[down.starts[:, None] + np.arange(down.span)]  # (64, span, cols)
+    blurred = np.matmul(down.weights[:, None, :], picked.astype(np.float32))[:, 0, :]
+    return blurred @ across.dense.T
 
 
 def _dct16(luma: np.ndarray) -> tuple[np.ndarray, int]:
     """The 16x16 DCT corner and the quality of an HxW luma plane (float32 or uint8)."""
-    rows, cols = luma.shape
-    plane = np.asarray(luma, dtype=np.float32)
-    cells = (_operator(rows) @ plane) @ _operator(cols).T
+    cells = _cells(luma)
     hundred, full = np.float32(100), np.float32(255)
     down = np.trunc((cells[:-1, :] - cells[1:, :]) * hundred / full)
     across = np.trunc((cells[:, :-1] - cells[:, 1:]) * hundred / full)
