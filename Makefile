@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
 	# The reference dwtDct watermarker, for tests only; --no-deps keeps torch and opencv 5 out.
 	$(BIN)/pip install -q --no-deps invisible-watermark==0.2.0
+	# Byte-compile now, as a non-editable install does: start-up then reads .pyc files even
+	# where PYTHONDONTWRITEBYTECODE is set (it is on our CI machines).
+	$(BIN)/python -m compileall -q consentry
 	touch $@
 
 install: $(STAMP)

@@ -38,3 +38,9 @@ class ConfigError(ConsentryError):
     """Bad settings, policy file or command-line use: exit code 2."""
 
     code = "config_error"
+
+
+class WorkerStartError(ConsentryError):
+    """A worker process died before it could take any item (a broken install, not bad media)."""
+
+    code = "worker_start"

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import threadpoolctl
 
+from consentry.errors import WorkerStartError
+from consentry.media import image as image_media
 from consentry.pipeline import Analyser
 from consentry.settings import ScanSettings
 from consentry.signals.base import Signal
@@ -80,6 +82,7 @@ class WorkerPool:
     def __init__(self, paths: Iterable[Path], settings: ScanSettings,
                  signal_classes: list[type[Signal]], workers: int) -> None:
         self._ctx = multiprocessing.get_context("fork")
+        image_media.load_decoders()
         self._settings, self._signal_classes = settings, signal_classes
         self._todo = enumerate(paths)
         self._requeued: deque[tuple[int, Path]] = deque()
@@ -158,7 +161,9 @@ class WorkerPool:
         """The worker died on the first item it held (it works in order): report that one,
         queue the others again, start a fresh worker."""
         if not worker.ready:
-            raise RuntimeError("a worker process died while starting, before any item")
+            raise WorkerStartError(
+                f"a worker process died while starting, before any item (exit code "
+                f"{worker.process.exitcode}); run with --workers 1 to see why")
         index, path = worker.held.popleft()
         report = ItemReport(path=path)
         report.fail("decoder_crash", "the decoder crashed on this file (corrupt or hostile)")

@@ -110,3 +110,23 @@ def test_exif_orientation_is_applied_before_hashing(tmp_path: Path, analyser: An
     h_upright, h_tagged, h_plain = (_pdq(analyser.analyse(p)) for p in (upright, tagged, plain))
     assert pdq.distance(h_upright, h_tagged) <= 10
     assert pdq.distance(h_upright, h_plain) > 60  # without the tag the hash really differs
+
+
+def test_big_jpeg_keeps_its_size_and_orientation_through_the_fast_decode(
+        tmp_path: Path, analyser: Analyser, photo: Image.Image) -> None:
+    """Big JPEGs are hashed from a half-scale Y plane; the item still reports the file's own
+    size, and EXIF orientation still applies."""
+    big = photo.resize((1920, 1080))
+    upright = tmp_path / "upright.jpg"
+    big.save(upright, quality=90)
+    tagged = tmp_path / "tagged.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    big.transpose(Image.Transpose.ROTATE_90).save(tagged, quality=90, exif=exif)
+
+    reports = [analyser.analyse(p) for p in (upright, tagged)]
+    assert (reports[0].info.width, reports[0].info.height) == (1920, 1080)
+    assert (reports[1].info.width, reports[1].info.height) == (1080, 1920)  # as stored
+    assert pdq.distance(_pdq(reports[0]), _pdq(reports[1])) <= 10
+    full = pdq.compute(np.asarray(Image.open(upright).convert("RGB")))
+    assert pdq.distance(_pdq(reports[0]), full.hex) <= 8

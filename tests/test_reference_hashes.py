@@ -32,9 +32,19 @@ def _bound(source: str) -> int:
     return next(v for k, v in BOUND.items() if k in source)
 
 
-def _image_hash(path: Path, *, fast_jpeg: bool = True, dihedral: bool = False):  # type: ignore[no-untyped-def]
-    rgb = decode_rgb(open_image(path.read_bytes(), "x", Limits()), fast_jpeg=fast_jpeg)
-    return pdq.compute_dihedral(rgb) if dihedral else pdq.compute(rgb)
+def _image_hash(path: Path, *, dihedral: bool = False):  # type: ignore[no-untyped-def]
+    """PDQ as `consentry scan --signals hash` computes it (a JPEG's Y plane, big ones at half
+    scale; other formats through RGB)."""
+    report = Analyser(ScanSettings(signals=("hash",), dihedral=dihedral), [HashSignal]).analyse(path)
+    assert report.status.value == "ok", report.error
+    fields = report.results["hash"].fields
+    if dihedral:
+        return [pdq.PdqHash(row["hash"], row["quality"]) for row in fields["pdq_dihedral"]]
+    return pdq.PdqHash(fields["pdq"]["hash"], fields["pdq"]["quality"])
+
+
+def _full_decode_hash(path: Path) -> pdq.PdqHash:
+    return pdq.compute(decode_rgb(open_image(path.read_bytes(), "x", Limits()), fast_jpeg=False))
 
 
 @pytest.mark.parametrize("row", _rows() or [None], ids=lambda r: r and Path(r["file"]).name + "/" + r["source"].split()[0])  # noqa: E501
@@ -64,12 +74,18 @@ def test_hash_is_64_lowercase_hex() -> None:
     assert len(h.hex) == 64 and h.hex == h.hex.lower() and int(h.hex, 16) > 0
 
 
-def test_reduced_scale_jpeg_decode_stays_close_to_full_decode() -> None:
+def test_scan_decode_stays_close_to_full_rgb_decode() -> None:
+    """The scan's Y-plane (and, for big JPEGs, half-scale) decode against a full RGB decode,
+    on every test JPEG whose hash means something (quality >= 50: PDQ's own advice; a nearly
+    flat image such as labelme q0003, quality 3, flips bits on any rounding)."""
     need(THREATEXCHANGE)
+    checked = 0
     for path in sorted((THREATEXCHANGE / "pdq/data").rglob("*.jpg")):
-        full = _image_hash(path, fast_jpeg=False)
-        fast = _image_hash(path, fast_jpeg=True)
-        assert pdq.distance(full.hex, fast.hex) <= 8, path.name
+        full = _full_decode_hash(path)
+        if full.quality >= 50:
+            assert pdq.distance(full.hex, _image_hash(path).hex) <= 8, path.name
+            checked += 1
+    assert checked > 20
 
 
 def _reference_frames(name: str) -> dict[int, tuple[int, str]]:

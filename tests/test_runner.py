@@ -6,6 +6,9 @@ import faulthandler
 import os
 from pathlib import Path
 
+import pytest
+
+from consentry.errors import WorkerStartError
 from consentry.runner import analyse_all
 from consentry.settings import ScanSettings
 from consentry.signals.base import FrameConsumer, ItemContext, Signal
@@ -45,3 +48,64 @@ def test_worker_crash_is_reported_for_that_item_only(tmp_path: Path) -> None:
     for name in ("a.png", "b.png", "c.png", "d.png", "e.png"):
         assert by_name[name].status is ItemStatus.OK, by_name[name].error
         assert "pdq" in by_name[name].results["hash"].fields
+
+
+def test_two_crashes_in_a_row_each_blame_their_own_item(tmp_path: Path) -> None:
+    names = ["a.png", "hostile-1.png", "hostile-2.png", "b.png", "c.png"]
+    paths = []
+    for i, name in enumerate(names):
+        synthetic_scene(i, (120, 90)).save(tmp_path / name)
+        paths.append(tmp_path / name)
+
+    reports = list(analyse_all(paths, ScanSettings(), [HashSignal, CrashingSignal], workers=2))
+
+    assert [r.path for r in reports] == paths
+    codes = {r.path.name: r.error_code for r in reports}
+    assert codes == {"a.png": None, "hostile-1.png": "decoder_crash", "hostile-2.png": "decoder_crash",
+                     "b.png": None, "c.png": None}
+
+
+class BuggySignal(Signal):
+    """A signal with a bug (a Python exception, not a SignalError) on one item."""
+
+    name = "buggy"
+    version = "1"
+
+    def compute_image(self, frame: Frame, ctx: ItemContext) -> SignalResult:
+        if "odd" in ctx.path.name:
+            raise ZeroDivisionError("division by zero")
+        return self.result({})
+
+    def video_consumer(self, ctx: ItemContext) -> FrameConsumer:
+        raise NotImplementedError
+
+
+def test_a_bug_on_one_item_is_reported_and_the_batch_goes_on(tmp_path: Path) -> None:
+    paths = []
+    for i, name in enumerate(["a.png", "odd.png", "b.png"]):
+        synthetic_scene(i, (120, 90)).save(tmp_path / name)
+        paths.append(tmp_path / name)
+
+    reports = list(analyse_all(paths, ScanSettings(), [HashSignal, BuggySignal], workers=2))
+
+    assert [r.status for r in reports] == [ItemStatus.OK, ItemStatus.ERROR, ItemStatus.OK]
+    assert reports[1].error_code == "internal_error"
+    assert "ZeroDivisionError" in (reports[1].error or "")
+
+
+class DiesAtStartSignal(CrashingSignal):
+    name = "dies-at-start"
+
+    def setup(self, settings: ScanSettings) -> None:
+        faulthandler.disable()
+        os.abort()
+
+
+def test_a_worker_that_cannot_start_stops_the_scan_with_a_clear_error(tmp_path: Path) -> None:
+    paths = []
+    for i in range(3):
+        synthetic_scene(i, (120, 90)).save(tmp_path / f"{i}.png")
+        paths.append(tmp_path / f"{i}.png")
+
+    with pytest.raises(WorkerStartError, match="died while starting"):
+        list(analyse_all(paths, ScanSettings(), [HashSignal, DiesAtStartSignal], workers=2))

@@ -30,6 +30,12 @@ def _register_heif() -> None:
         _heif_registered = True
 
 
+def load_decoders() -> None:
+    """Load PIL's common format plugins now (before worker processes fork, so each worker
+    does not import them again on its first image)."""
+    Image.preinit()
+
+
 def open_image(data: bytes, fmt: str, limits: Limits) -> Image.Image:
     """Open (header only) and enforce the pixel limit before any pixel is decoded."""
     if fmt == "heif":
