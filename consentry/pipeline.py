@@ -87,11 +87,12 @@ class Analyser:
 
     def _analyse_image(self, img: Any, fmt: str, report: ItemReport) -> None:
         width, height = img.size  # before a reduced-scale decode changes it
-        luma = image_media.decode_jpeg_luma(img, fast_jpeg=True) if self.luma_only else None
-        rgb = None if luma is not None else image_media.decode_rgb(img, fast_jpeg=self.fast_jpeg)
+        decoded = image_media.decode(img, fast_jpeg=self.fast_jpeg, luma_only=self.luma_only)
         report.kind = MediaKind.IMAGE
         report.info = MediaInfo(MediaKind.IMAGE, fmt, fmt, width, height)
-        frame = Frame(0, 0.0, rgb, luma)
+        pixels = decoded.pixels
+        frame = (Frame(0, 0.0, None, pixels, decoded.full_shape) if pixels.ndim == 2
+                 else Frame(0, 0.0, pixels, None, decoded.full_shape))
         ctx = ItemContext(report.path, report.info, self.settings, report.results)
         for signal in self._applicable(MediaKind.IMAGE):
             try:

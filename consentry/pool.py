@@ -3,8 +3,8 @@
 Why not ``concurrent.futures``: its per-task machinery (a management thread, futures, a
 feeder thread) cost the main process about 1.5 ms an item, a sixth of what hashing a JPEG
 costs, and when a worker dies it fails every task in flight, so each had to be re-run alone
-to find the culprit. Here each worker holds at most ``PREFETCH`` items and handles them in
-order, so when one dies the item it was on is known: that item is reported as a decoder
+to find the culprit. Here each worker holds a few items (``PREFETCH``; more at the start)
+and handles them in order, so when one dies the item it was on is known: that item is reported as a decoder
 crash, the others it held go back to the queue, and a fresh worker takes its place.
 """
 
@@ -32,6 +32,7 @@ from consentry.types import ItemReport
 log = logging.getLogger(__name__)
 
 PREFETCH = 2  # items queued per worker: one at work, one ready, so no worker waits on us
+START_PREFETCH = 32
 _READY = "ready"
 
 
@@ -87,7 +88,9 @@ class WorkerPool:
         self._todo = enumerate(paths)
         self._requeued: deque[tuple[int, Path]] = deque()
         self._workers = [self._spawn() for _ in range(workers)]
-        self._fill()
+        # Enough to keep the workers busy while the caller sets up (opening the database,
+        # loading indexes: about half a second), when nobody is reading their answers yet.
+        self._fill(START_PREFETCH)
 
     def _spawn(self) -> _Worker:
         return _Worker(self._ctx, self._settings, self._signal_classes)
@@ -97,17 +100,25 @@ class WorkerPool:
             return self._requeued.popleft()
         return next(self._todo, None)
 
-    def _fill(self) -> None:
-        for slot, worker in enumerate(self._workers):
-            while len(worker.held) < PREFETCH and (task := self._next_task()) is not None:
+    def _fill(self, limit: int = PREFETCH) -> None:
+        """Give each worker items, one at a time in turn, until each holds ``limit``."""
+        while True:
+            gave = False
+            for slot, worker in enumerate(self._workers):
+                if len(worker.held) >= limit or (task := self._next_task()) is None:
+                    continue
                 try:
                     worker.conn.send(task)
                 except OSError:  # it died while idle: none of our items was on it
                     self._requeued.appendleft(task)
                     worker.stop()
-                    worker = self._workers[slot] = self._spawn()
+                    self._workers[slot] = self._spawn()
+                    gave = True
                     continue
                 worker.held.append(task)
+                gave = True
+            if not gave:
+                return
 
     def reports(self, on_wait: Callable[[], None] | None = None,
                 wait_before_on_wait: float = 0.25) -> Iterator[ItemReport]:

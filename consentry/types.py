@@ -54,6 +54,8 @@ class Frame:
     timestamp: float
     decoded_rgb: np.ndarray | None
     luma: np.ndarray | None = None
+    # (rows, cols) of the full-size image when the pixels are a reduced-scale decode
+    full_shape: tuple[int, int] | None = None
 
     @property
     def rgb(self) -> np.ndarray:

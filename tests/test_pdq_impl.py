@@ -81,10 +81,10 @@ def test_jpeg_y_plane_gives_the_hash_of_the_decoded_rgb() -> None:
     buffer = io.BytesIO()
     scene.save(buffer, format="JPEG", quality=90)
     data = buffer.getvalue()
-    luma = decode_jpeg_luma(open_image(data, "jpeg", Limits()), fast_jpeg=False)
+    decoded = decode_jpeg_luma(open_image(data, "jpeg", Limits()), fast_jpeg=False)
     rgb = decode_rgb(open_image(data, "jpeg", Limits()), fast_jpeg=False)
-    assert luma is not None and luma.shape == rgb.shape[:2]
-    from_y, from_rgb = pdq.from_luma(luma), pdq.compute(rgb)
+    assert decoded is not None and decoded.pixels.shape == rgb.shape[:2] == decoded.full_shape
+    from_y, from_rgb = pdq.from_luma(decoded.pixels), pdq.compute(rgb)
     assert from_rgb.quality >= 50
     assert pdq.distance(from_y.hex, from_rgb.hex) <= 2
     assert pdq.distance(from_y.hex, _cpp(rgb)[0]) <= 2

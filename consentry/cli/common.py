@@ -35,6 +35,11 @@ class CliState:
             self._db = open_database(resolve_db_url(self.db_url))
         return self._db
 
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
 
 def state() -> CliState:
     ctx = click.get_current_context()

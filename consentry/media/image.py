@@ -6,6 +6,7 @@ import io
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -19,6 +20,7 @@ _heif_registered = False
 # hash within a few bits of a full decode at a fraction of the cost (docs/performance.md).
 DRAFT_MIN_SIDE = 512
 _ORIENTATION = 0x0112  # EXIF tag
+_TURNING = {5, 6, 7, 8}  # orientations that swap width and height
 
 
 def _register_heif() -> None:
@@ -61,37 +63,62 @@ def frame_count(img: Image.Image) -> int:
     return int(getattr(img, "n_frames", 1) or 1)
 
 
+@dataclass(frozen=True)
+class DecodedImage:
+    """Decoded pixels, and the size of the full image when they are a reduced-scale decode
+    (PDQ then applies Meta's full-size downsampling to them: ``pdq.from_luma``)."""
+
+    pixels: np.ndarray  # HxWx3 uint8 RGB, or HxW uint8 luma
+    full_shape: tuple[int, int]  # (rows, cols) at full size, EXIF orientation applied
+
+
 def _draft_size(img: Image.Image, fast_jpeg: bool) -> tuple[int, int] | None:
     if fast_jpeg and min(img.size) >= 2 * DRAFT_MIN_SIDE:
         return img.size[0] // 2, img.size[1] // 2
     return None
 
 
-def decode_rgb(img: Image.Image, *, fast_jpeg: bool) -> np.ndarray:
-    """Decode to an HxWx3 uint8 array with EXIF orientation applied (big JPEGs at half
-    scale when ``fast_jpeg``)."""
+def decode(img: Image.Image, *, fast_jpeg: bool, luma_only: bool = False) -> DecodedImage:
+    """Decode with EXIF orientation applied: big JPEGs at half scale when ``fast_jpeg``, and
+    a JPEG's Y plane alone when ``luma_only`` (else RGB)."""
+    if luma_only and (luma := decode_jpeg_luma(img, fast_jpeg=fast_jpeg)) is not None:
+        return luma
     with _corrupt_data_is_media_error():
+        full_size = img.size
         if img.format == "JPEG" and (size := _draft_size(img, fast_jpeg)):
             img.draft("RGB", size)
-        img = _load_oriented(img)
+        img, turned = _load_oriented(img)
         if img.mode != "RGB":
             img = _to_rgb(img)
-        return np.asarray(img, dtype=np.uint8)
+        return DecodedImage(np.asarray(img, dtype=np.uint8), _full_shape(full_size, turned))
 
 
-def decode_jpeg_luma(img: Image.Image, *, fast_jpeg: bool) -> np.ndarray | None:
+def decode_rgb(img: Image.Image, *, fast_jpeg: bool) -> np.ndarray:
+    """An HxWx3 uint8 array, EXIF orientation applied (big JPEGs at half scale when
+    ``fast_jpeg``)."""
+    return decode(img, fast_jpeg=fast_jpeg).pixels
+
+
+def decode_jpeg_luma(img: Image.Image, *, fast_jpeg: bool) -> DecodedImage | None:
     """A JPEG's Y plane alone as HxW uint8, EXIF orientation applied; None for anything else.
 
     libjpeg then skips the colour planes' inverse DCT, upsampling and colour conversion. JPEG's
     Y is 0.299 R + 0.587 G + 0.114 B of the encoder's input, the luma PDQ asks for.
     """
-    if img.format != "JPEG" or img.mode not in ("RGB", "L"):  # CMYK and others: decode_rgb
+    if img.format != "JPEG" or img.mode not in ("RGB", "L"):  # CMYK and others: RGB
         return None
     with _corrupt_data_is_media_error():
+        full_size = img.size
         img.draft("L", _draft_size(img, fast_jpeg))
-        if img.mode != "L":
-            return None
-        return np.asarray(_load_oriented(img), dtype=np.uint8)
+        img, turned = _load_oriented(img)
+        if img.mode != "L":  # not expected for RGB and grey JPEGs: PIL's own luma then
+            img = img.convert("L")
+        return DecodedImage(np.asarray(img, dtype=np.uint8), _full_shape(full_size, turned))
+
+
+def _full_shape(size: tuple[int, int], turned: bool) -> tuple[int, int]:
+    width, height = size
+    return (width, height) if turned else (height, width)
 
 
 @contextmanager
@@ -104,13 +131,15 @@ def _corrupt_data_is_media_error() -> Iterator[None]:
         raise MediaError(f"image data is truncated or corrupt: {exc}", code="corrupt") from exc
 
 
-def _load_oriented(img: Image.Image) -> Image.Image:
+def _load_oriented(img: Image.Image) -> tuple[Image.Image, bool]:
+    """Load and apply EXIF orientation; also whether that turned the image by 90 degrees."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         img.load()
-        if img.getexif().get(_ORIENTATION, 1) != 1:  # transposing copies the whole image
+        orientation = img.getexif().get(_ORIENTATION, 1)
+        if orientation != 1:  # transposing copies the whole image
             img = ImageOps.exif_transpose(img) or img
-    return img
+    return img, orientation in _TURNING
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

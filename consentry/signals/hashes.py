@@ -24,7 +24,7 @@ class HashSignal(Signal):
         luma = frame.luma if frame.luma is not None else pdq.luma_from_rgb(frame.rgb)
         # All 8 cost ~0.1 ms more than one (sign flips of one DCT), so they are always made:
         # banks that match rotations and flips read them from the payload; --dihedral prints them.
-        hashes = pdq.dihedral_from_luma(luma)
+        hashes = pdq.dihedral_from_luma(luma, frame.full_shape)
         dihedral = [{"transform": name, "hash": h.hex, "quality": h.quality}
                     for name, h in zip(pdq.DIHEDRAL_NAMES, hashes, strict=True)]
         fields: dict[str, Any] = {"pdq": {"hash": hashes[0].hex, "quality": hashes[0].quality}}
