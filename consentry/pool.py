@@ -11,6 +11,7 @@ crash, the others it held go back to the queue, and a fresh worker takes its pla
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import traceback
@@ -84,6 +85,7 @@ class WorkerPool:
                  signal_classes: list[type[Signal]], workers: int) -> None:
         self._ctx = multiprocessing.get_context("fork")
         image_media.load_decoders()
+        gc.freeze()  # what the workers inherit stays put: no GC passes over it, no copy-on-write
         self._settings, self._signal_classes = settings, signal_classes
         self._todo = enumerate(paths)
         self._requeued: deque[tuple[int, Path]] = deque()

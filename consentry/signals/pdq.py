@@ -91,9 +91,9 @@ def _band(full_length: int, scale: int = 1) -> _Band:
     """Meta's two box passes along one axis of ``full_length`` pixels, then decimation, as one
     linear map; for a plane decoded at 1/``scale`` (libjpeg's DCT scaling, where reduced pixel
     j stands for full pixels j*scale .. j*scale+scale-1) the map's weights are summed over each
-    reduced pixel's span. That keeps Meta's full-size filter geometry instead of recomputing it
-    for the smaller size, which is what moved hashes of half-scale decodes up to 10 bits
-    (docs/performance.md).
+    reduced pixel's span. That keeps Meta's full-size filter geometry; sizing the filter for
+    the smaller plane instead moved hashes of half-scale decodes up to 8 bits on photos and
+    14-50 bits on text and checkerboards (bench/bench_pdq_drift.py, docs/performance.md).
 
     Meta's box filter of window w writes out[o] = mean(in[max(0, o - w + h) .. min(n-1, o + h - 1)])
     with h = (w + 2) // 2; decimation keeps index int((i + 0.5) * n / 64).
