@@ -99,8 +99,8 @@ def _reference_frames(name: str) -> dict[int, tuple[int, str]]:
 
 VIDEOS = sorted(p.stem for p in (THREATEXCHANGE / "tmk" / "sample-videos").glob("*.mp4"))
 # The doorknob reference file was made with another FFmpeg build: Meta's own vpdq 0.2.5 binding,
-# built here against Debian's FFmpeg, agrees with it on 52 of 60 frames (86.7%), and our hashes
-# equal that binding's bit for bit on every frame (docs/performance.md, "vPDQ compatibility").
+# built here against Debian's FFmpeg, agrees with it on 52 of 60 frames (86.7%), as we do
+# (docs/performance.md, "vPDQ compatibility").
 MIN_AGREEMENT = {"doorknob-hd-no-bar": 0.85}
 
 
