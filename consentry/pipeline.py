@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,9 @@ class Analyser:
             report.fail("unreadable", f"cannot read: {exc.strerror or exc}")
         except MemoryError:
             report.fail("limit_exceeded", "ran out of memory decoding this item")
+        except Exception as exc:  # a bug, not bad media: report it on this item and go on
+            log.warning("internal error on %s:\n%s", path, traceback.format_exc())
+            report.fail("internal_error", f"internal error ({type(exc).__name__}: {exc})")
         return report
 
     def _analyse(self, path: Path, report: ItemReport) -> None:

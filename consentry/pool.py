@@ -4,17 +4,16 @@ Why not ``concurrent.futures``: its per-task machinery (a management thread, fut
 feeder thread) cost the main process about 1.5 ms an item, a sixth of what hashing a JPEG
 costs, and when a worker dies it fails every task in flight, so each had to be re-run alone
 to find the culprit. Here each worker holds a few items (``PREFETCH``; more at the start)
-and handles them in order, so when one dies the item it was on is known: that item is reported as a decoder
-crash, the others it held go back to the queue, and a fresh worker takes its place.
+and handles them in order, so when one dies the item it was on is known: that item is
+reported as a decoder crash, the others it held go back to the queue, and a fresh worker
+takes its place.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import logging
 import multiprocessing
-import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection, wait
@@ -30,8 +29,6 @@ from consentry.settings import ScanSettings
 from consentry.signals.base import Signal
 from consentry.types import ItemReport
 
-log = logging.getLogger(__name__)
-
 PREFETCH = 2  # items queued per worker: one at work, one ready, so no worker waits on us
 START_PREFETCH = 32
 _READY = "ready"
@@ -44,13 +41,7 @@ def _worker_main(conn: Connection, settings: ScanSettings, signal_classes: list[
     conn.send(_READY)
     while (task := conn.recv()) is not None:
         index, path = task
-        try:
-            report = analyser.analyse(path)
-        except Exception as exc:  # a bug, not bad media: report it on this item and go on
-            log.warning("internal error on %s:\n%s", path, traceback.format_exc())
-            report = ItemReport(path=path)
-            report.fail("internal_error", f"internal error ({type(exc).__name__}: {exc})")
-        conn.send((index, report))
+        conn.send((index, analyser.analyse(path)))
 
 
 class _Worker:
@@ -85,11 +76,16 @@ class WorkerPool:
                  signal_classes: list[type[Signal]], workers: int) -> None:
         self._ctx = multiprocessing.get_context("fork")
         image_media.load_decoders()
-        gc.freeze()  # what the workers inherit stays put: no GC passes over it, no copy-on-write
         self._settings, self._signal_classes = settings, signal_classes
         self._todo = enumerate(paths)
         self._requeued: deque[tuple[int, Path]] = deque()
-        self._workers = [self._spawn() for _ in range(workers)]
+        # The workers' garbage collector leaves what they inherit alone (no copy-on-write of
+        # every page it would touch); this process collects as usual.
+        gc.freeze()
+        try:
+            self._workers = [self._spawn() for _ in range(workers)]
+        finally:
+            gc.unfreeze()
         # Enough to keep the workers busy while the caller sets up (opening the database,
         # loading indexes: about half a second), when nobody is reading their answers yet.
         self._fill(START_PREFETCH)

@@ -6,8 +6,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import platformdirs
-
 DB_ENV = "CONSENTRY_DB"
 
 
@@ -36,6 +34,8 @@ class ScanSettings:
 
 
 def default_db_url() -> str:
+    import platformdirs  # only when no --db or CONSENTRY_DB is given
+
     data_dir = Path(platformdirs.user_data_dir("consentry", appauthor=False))
     return f"sqlite:///{data_dir / 'consentry.db'}"
 

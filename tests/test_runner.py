@@ -80,13 +80,14 @@ class BuggySignal(Signal):
         raise NotImplementedError
 
 
-def test_a_bug_on_one_item_is_reported_and_the_batch_goes_on(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_bug_on_one_item_is_reported_and_the_batch_goes_on(tmp_path: Path, workers: int) -> None:
     paths = []
     for i, name in enumerate(["a.png", "odd.png", "b.png"]):
         synthetic_scene(i, (120, 90)).save(tmp_path / name)
         paths.append(tmp_path / name)
 
-    reports = list(analyse_all(paths, ScanSettings(), [HashSignal, BuggySignal], workers=2))
+    reports = list(analyse_all(paths, ScanSettings(), [HashSignal, BuggySignal], workers=workers))
 
     assert [r.status for r in reports] == [ItemStatus.OK, ItemStatus.ERROR, ItemStatus.OK]
     assert reports[1].error_code == "internal_error"
