@@ -12,8 +12,11 @@ takes its place.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import multiprocessing
+import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection, wait
@@ -32,24 +35,51 @@ from consentry.types import ItemReport
 PREFETCH = 2  # items queued per worker: one at work, one ready, so no worker waits on us
 START_PREFETCH = 32
 _READY = "ready"
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
-def _worker_main(conn: Connection, settings: ScanSettings, signal_classes: list[type[Signal]]) -> None:
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this worker when the main process dies, even by SIGKILL (Linux);
+    elsewhere the worker stops at its next answer, which nobody reads."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(0)
+
+
+def _worker_main(conn: Connection, settings: ScanSettings, signal_classes: list[type[Signal]],
+                 parent: int, siblings: list[Connection]) -> None:
+    _die_with(parent)
+    for sibling in siblings:  # the fork copied the main process's ends of the others' pipes
+        sibling.close()
+    # Ctrl-C is the main process's to handle: it stops the workers (no traceback from each).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One process per core already: BLAS threads in each would only fight over the cores.
     threadpoolctl.threadpool_limits(1)
     analyser = Analyser(settings, signal_classes)
     conn.send(_READY)
-    while (task := conn.recv()) is not None:
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:  # the main process is gone: nobody to answer
+            return
+        if task is None:
+            return
         index, path = task
-        conn.send((index, analyser.analyse(path)))
+        report = analyser.analyse(path)
+        try:
+            conn.send((index, report))
+        except OSError:  # the main process is gone
+            return
 
 
 class _Worker:
     def __init__(self, ctx: multiprocessing.context.BaseContext, settings: ScanSettings,
-                 signal_classes: list[type[Signal]]) -> None:
+                 signal_classes: list[type[Signal]], siblings: list[Connection]) -> None:
         self.conn, child_conn = multiprocessing.Pipe()
         self.process: BaseProcess = ctx.Process(  # type: ignore[attr-defined]
-            target=_worker_main, args=(child_conn, settings, signal_classes), daemon=True)
+            target=_worker_main,
+            args=(child_conn, settings, signal_classes, os.getpid(), siblings), daemon=True)
         self.process.start()
         child_conn.close()
         self.ready = False
@@ -79,11 +109,13 @@ class WorkerPool:
         self._settings, self._signal_classes = settings, signal_classes
         self._todo = enumerate(paths)
         self._requeued: deque[tuple[int, Path]] = deque()
+        self._workers: list[_Worker] = []
         # The workers' garbage collector leaves what they inherit alone (no copy-on-write of
         # every page it would touch); this process collects as usual.
         gc.freeze()
         try:
-            self._workers = [self._spawn() for _ in range(workers)]
+            for _ in range(workers):
+                self._workers.append(self._spawn())
         finally:
             gc.unfreeze()
         # Enough to keep the workers busy while the caller sets up (opening the database,
@@ -91,7 +123,8 @@ class WorkerPool:
         self._fill(START_PREFETCH)
 
     def _spawn(self) -> _Worker:
-        return _Worker(self._ctx, self._settings, self._signal_classes)
+        siblings = [w.conn for w in self._workers]
+        return _Worker(self._ctx, self._settings, self._signal_classes, siblings)
 
     def _next_task(self) -> tuple[int, Path] | None:
         if self._requeued:

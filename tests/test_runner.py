@@ -110,3 +110,29 @@ def test_a_worker_that_cannot_start_stops_the_scan_with_a_clear_error(tmp_path: 
 
     with pytest.raises(WorkerStartError, match="died while starting"):
         list(analyse_all(paths, ScanSettings(), [HashSignal, DiesAtStartSignal], workers=2))
+
+
+def test_workers_do_not_outlive_a_killed_scan(tmp_path: Path) -> None:
+    """A scan killed outright (SIGKILL: no clean-up runs) takes its workers with it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for i in range(200):
+        synthetic_scene(i, (640, 480)).save(tmp_path / f"{i}.jpg", quality=90)
+    cmd = [sys.executable, "-m", "consentry", "--db", f"sqlite:///{tmp_path / 'db.sqlite'}",
+           "scan", "--signals", "hash", "--workers", "2", "--json", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    workers: list[int] = []
+    deadline = time.monotonic() + 30
+    while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        workers = [int(pid) for pid in children.read_text().split()]
+    assert len(workers) == 2, "the workers never started"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.05)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
