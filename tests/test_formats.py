@@ -95,15 +95,20 @@ def test_every_frame_and_rate(tmp_path: Path) -> None:
     assert [f["frame"] for f in twice.results["hash"].fields["vpdq"]] == [0, 15, 30, 45]
 
 
-def test_exif_orientation_is_applied_before_hashing(tmp_path: Path, analyser: Analyser,
-                                                    photo: Image.Image) -> None:
-    upright = tmp_path / "upright.jpg"
-    photo.save(upright, quality=95)
-    # Store the pixels turned on their side and tag them "rotate 90 CW to view" (orientation 6).
-    tagged = tmp_path / "tagged.jpg"
+def _upright_and_tagged(photo: Image.Image, folder: Path, quality: int) -> tuple[Path, Path]:
+    """The photo as is, and its pixels turned on their side tagged "rotate 90 CW to view"
+    (EXIF orientation 6)."""
+    upright, tagged = folder / "upright.jpg", folder / "tagged.jpg"
+    photo.save(upright, quality=quality)
     exif = Image.Exif()
     exif[0x0112] = 6
-    photo.transpose(Image.Transpose.ROTATE_90).save(tagged, quality=95, exif=exif)
+    photo.transpose(Image.Transpose.ROTATE_90).save(tagged, quality=quality, exif=exif)
+    return upright, tagged
+
+
+def test_exif_orientation_is_applied_before_hashing(tmp_path: Path, analyser: Analyser,
+                                                    photo: Image.Image) -> None:
+    upright, tagged = _upright_and_tagged(photo, tmp_path, quality=95)
     plain = tmp_path / "sideways.jpg"
     photo.transpose(Image.Transpose.ROTATE_90).save(plain, quality=95)
 
@@ -116,13 +121,7 @@ def test_big_jpeg_keeps_its_size_and_orientation_through_the_fast_decode(
         tmp_path: Path, analyser: Analyser, photo: Image.Image) -> None:
     """Big JPEGs are hashed from a half-scale Y plane; the item still reports the file's own
     size, and EXIF orientation still applies."""
-    big = photo.resize((1920, 1080))
-    upright = tmp_path / "upright.jpg"
-    big.save(upright, quality=90)
-    tagged = tmp_path / "tagged.jpg"
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    big.transpose(Image.Transpose.ROTATE_90).save(tagged, quality=90, exif=exif)
+    upright, tagged = _upright_and_tagged(photo.resize((1920, 1080)), tmp_path, quality=90)
 
     reports = [analyser.analyse(p) for p in (upright, tagged)]
     assert (reports[0].info.width, reports[0].info.height) == (1920, 1080)
