@@ -74,19 +74,3 @@ def analyse_paths(
         yield from analysis.reports()
     finally:
         analysis.close()
-
-
-def analyse_all(
-    paths: Iterable[Path],
-    settings: ScanSettings,
-    signal_classes: list[type[Signal]],
-    workers: int,
-) -> Iterator[ItemReport]:
-    """Yield a report per path (files, not folders), in input order."""
-    files = list(paths)
-    if workers <= 1 or not files:
-        analyser = Analyser(settings, signal_classes)
-        for path in files:
-            yield analyser.analyse(path)
-        return
-    yield from WorkerPool(files, settings, signal_classes, min(workers, len(files))).reports()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from consentry.errors import WorkerStartError
-from consentry.runner import analyse_all
+from consentry.runner import analyse_paths
 from consentry.settings import ScanSettings
 from consentry.signals.base import FrameConsumer, ItemContext, Signal
 from consentry.signals.hashes import HashSignal
@@ -39,7 +39,7 @@ def test_worker_crash_is_reported_for_that_item_only(tmp_path: Path) -> None:
         synthetic_scene(i, (200, 150)).save(tmp_path / name)
         paths.append(tmp_path / name)
 
-    reports = list(analyse_all(paths, ScanSettings(), [HashSignal, CrashingSignal], workers=2))
+    reports = list(analyse_paths(paths, ScanSettings(), [HashSignal, CrashingSignal], workers=2))
 
     assert [r.path for r in reports] == paths  # every item, in input order
     by_name = {r.path.name: r for r in reports}
@@ -57,7 +57,7 @@ def test_two_crashes_in_a_row_each_blame_their_own_item(tmp_path: Path) -> None:
         synthetic_scene(i, (120, 90)).save(tmp_path / name)
         paths.append(tmp_path / name)
 
-    reports = list(analyse_all(paths, ScanSettings(), [HashSignal, CrashingSignal], workers=2))
+    reports = list(analyse_paths(paths, ScanSettings(), [HashSignal, CrashingSignal], workers=2))
 
     assert [r.path for r in reports] == paths
     codes = {r.path.name: r.error_code for r in reports}
@@ -87,7 +87,7 @@ def test_a_bug_on_one_item_is_reported_and_the_batch_goes_on(tmp_path: Path, wor
         synthetic_scene(i, (120, 90)).save(tmp_path / name)
         paths.append(tmp_path / name)
 
-    reports = list(analyse_all(paths, ScanSettings(), [HashSignal, BuggySignal], workers=workers))
+    reports = list(analyse_paths(paths, ScanSettings(), [HashSignal, BuggySignal], workers=workers))
 
     assert [r.status for r in reports] == [ItemStatus.OK, ItemStatus.ERROR, ItemStatus.OK]
     assert reports[1].error_code == "internal_error"
@@ -109,7 +109,7 @@ def test_a_worker_that_cannot_start_stops_the_scan_with_a_clear_error(tmp_path: 
         paths.append(tmp_path / f"{i}.png")
 
     with pytest.raises(WorkerStartError, match="died while starting"):
-        list(analyse_all(paths, ScanSettings(), [HashSignal, DiesAtStartSignal], workers=2))
+        list(analyse_paths(paths, ScanSettings(), [HashSignal, DiesAtStartSignal], workers=2))
 
 
 def test_workers_do_not_outlive_a_killed_scan(tmp_path: Path) -> None:
