@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,7 @@ from consentry.runner import analyse_paths
 from consentry.settings import ScanSettings
 from consentry.signals.base import FrameConsumer, ItemContext, Signal
 from consentry.signals.hashes import HashSignal
-from consentry.testing.samples import synthetic_scene
+from consentry.testing.samples import synthetic_scene, write_video
 from consentry.types import Frame, ItemStatus, SignalResult
 
 
@@ -112,27 +116,54 @@ def test_a_worker_that_cannot_start_stops_the_scan_with_a_clear_error(tmp_path: 
         list(analyse_paths(paths, ScanSettings(), [HashSignal, DiesAtStartSignal], workers=2))
 
 
-def test_workers_do_not_outlive_a_killed_scan(tmp_path: Path) -> None:
-    """A scan killed outright (SIGKILL: no clean-up runs) takes its workers with it."""
-    import signal
-    import subprocess
-    import sys
-    import time
+@pytest.fixture(scope="module")
+def busy_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two long clips: hashed at every frame they keep both workers busy for a while."""
+    folder = tmp_path_factory.mktemp("busy")
+    for i in range(2):
+        write_video(folder / f"clip-{i}.mp4", frames=1500, seed=i)
+    return folder
 
-    for i in range(200):
-        synthetic_scene(i, (640, 480)).save(tmp_path / f"{i}.jpg", quality=90)
-    cmd = [sys.executable, "-m", "consentry", "--db", f"sqlite:///{tmp_path / 'db.sqlite'}",
-           "scan", "--signals", "hash", "--workers", "2", "--json", str(tmp_path)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+def _start_scan(folder: Path, db: Path) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """Start `consentry scan` in its own process group; return it and its two workers."""
+    cmd = [sys.executable, "-m", "consentry", "--db", f"sqlite:///{db}", "scan", "--signals",
+           "hash", "--every-frame", "--workers", "2", "--json", str(folder)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
     workers: list[int] = []
     deadline = time.monotonic() + 30
     while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
         workers = [int(pid) for pid in children.read_text().split()]
     assert len(workers) == 2, "the workers never started"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    return proc, workers
+
+
+def _alive(pids: list[int]) -> list[int]:
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in pids):
         time.sleep(0.05)
-    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+
+
+def test_workers_do_not_outlive_a_killed_scan(busy_folder: Path, tmp_path: Path) -> None:
+    """A scan killed outright (SIGKILL: no clean-up runs) takes its workers with it."""
+    proc, workers = _start_scan(busy_folder, tmp_path / "db.sqlite")
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert not _alive(workers)
+
+
+def test_ctrl_c_stops_the_scan_and_its_workers_with_exit_130(busy_folder: Path,
+                                                             tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it): the scan says
+    "Aborted!", exits 130 (never 1, which means "something flagged"), and leaves no worker."""
+    proc, workers = _start_scan(busy_folder, tmp_path / "db.sqlite")
+    time.sleep(0.3)  # let the main process reach the scan loop
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert "Aborted!" in stderr.decode() and "Traceback" not in stderr.decode()
+    assert not _alive(workers)

@@ -13,6 +13,10 @@ import click
 from consentry import __version__
 from consentry.cli.common import CliState, common_options
 
+# 128 + SIGINT, as shells report an interrupted command; click's own 1 would read as
+# "something flagged" to a script.
+EXIT_INTERRUPTED = 130
+
 # Command groups live in their own modules; each module exposes ``command``. They are
 # imported only when run (or listed by --help), so `consentry scan` starts without loading
 # what other commands need.
@@ -59,8 +63,14 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 def main() -> None:
     try:
-        cli(prog_name="consentry")
-        status = 0
+        result = cli.main(prog_name="consentry", standalone_mode=False)
+        status = result if isinstance(result, int) else 0
+    except click.exceptions.Abort:  # Ctrl-C
+        click.echo("Aborted!", err=True)
+        status = EXIT_INTERRUPTED
+    except click.ClickException as exc:  # usage errors, as click itself shows them
+        exc.show()
+        status = exc.exit_code
     except SystemExit as exc:
         status = _exit_status(exc.code)
     # Output is flushed and the database closed (on click's context close) by now: skip the

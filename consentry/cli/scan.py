@@ -71,7 +71,7 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, dihedral: 
     """Scan images, videos and folders; store and print what was found.
 
     Exit codes: 0 nothing flagged, 1 something flagged, 2 usage or fatal error,
-    3 some items could not be read (the rest were done).
+    3 some items could not be read (the rest were done), 130 interrupted.
     """
     policy = RulesPolicy.from_file(policy_path)  # a bad policy stops here, before any work
     settings = ScanSettings(
