@@ -26,6 +26,7 @@ HEX_LEN = 64
 DIHEDRAL_NAMES = ("original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flip+1", "flip-1")
 
 _MIN_SIDE = 5  # Meta hashes anything smaller as all zeros with quality 0
+_BLOCK_PIXELS = 4 * 1024 * 1024  # float temporaries are made this many values at a time
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _k = np.arange(16, dtype=np.float64)[:, None]
 _n = np.arange(64, dtype=np.float64)[None, :]
@@ -69,7 +70,11 @@ def luma_from_rgb(rgb: np.ndarray) -> np.ndarray:
     """Float32 luma with Meta's coefficients (an HxW array passes through as grey)."""
     if rgb.ndim == 2:
         return rgb.astype(np.float32, copy=False)
-    return rgb[..., :3] @ _LUMA
+    luma = np.empty(rgb.shape[:2], dtype=np.float32)
+    step = max(1, _BLOCK_PIXELS // max(1, rgb.shape[1]))
+    for top in range(0, rgb.shape[0], step):  # in blocks: a float copy of a 100 MP image is 1.2 GB
+        luma[top : top + step] = rgb[top : top + step, :, :3] @ _LUMA
+    return luma
 
 
 @dataclass(frozen=True)
@@ -139,8 +144,12 @@ def _cells(luma: np.ndarray, full_shape: tuple[int, int] | None) -> np.ndarray:
     rows, cols = luma.shape
     full_rows, full_cols = full_shape or (None, None)
     down, across = _axis_band(rows, full_rows), _axis_band(cols, full_cols)
-    picked = luma[down.starts[:, None] + np.arange(down.span)]  # (64, span, cols)
-    blurred = np.matmul(down.weights[:, None, :], picked.astype(np.float32))[:, 0, :]
+    under = down.starts[:, None] + np.arange(down.span)  # the rows under each tent
+    blurred = np.empty((64, cols), dtype=np.float32)
+    step = max(1, _BLOCK_PIXELS // (64 * down.span))  # columns at a time: bounded memory
+    for left in range(0, cols, step):
+        picked = luma[under, left : left + step].astype(np.float32)  # (64, span, step)
+        blurred[:, left : left + step] = np.matmul(down.weights[:, None, :], picked)[:, 0, :]
     return blurred @ across.dense.T
 
 
