@@ -38,7 +38,7 @@ def bench_scoring(batch: int, repeats: int = 5) -> None:
 
 
 def bench_video(tmp: Path) -> None:
-    from consentry.pipeline import Analyser
+    from consentry.pipeline.analysis import Analyser
     from consentry.settings import ScanSettings
     from consentry.signals.faces.signal import FacesSignal
     from consentry.signals.manipulation import ManipulationSignal

@@ -23,10 +23,10 @@ import av
 import cv2
 import numpy as np
 
-from consentry.pipeline import Analyser
+from consentry.pipeline.analysis import Analyser
 from consentry.settings import ScanSettings
-from consentry.signals.faces.detector import FaceFinder, downscale
 from consentry.signals.faces.embed import embed_chips
+from consentry.signals.faces.finder import FaceFinder, downscale
 from consentry.signals.faces.signal import FacesSignal
 from consentry.testing.faces import group_photo, real_crops, save_png
 from consentry.types import Frame

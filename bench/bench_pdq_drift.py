@@ -9,7 +9,7 @@ photos (hubble, retina, coffee, astronaut, motorcycle). Plus synthetic worst cas
 text and checkerboards. Hashes of quality < 50 are left out (PDQ's own advice). For each
 scale, two ways to downsample the reduced plane: Meta's filter sized for the reduced plane
 ("resized"), and Meta's full-size filter summed over each reduced pixel ("full geometry",
-what consentry.signals.pdq does).
+what consentry.signals.hashing.pdq does).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 import pdqhash
 from PIL import Image, ImageDraw, ImageOps
 
-from consentry.signals import pdq
+from consentry.signals.hashing import pdq
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference" / "threatexchange" / "pdq" / "data"

@@ -27,12 +27,12 @@ import numpy as np
 from PIL import Image
 
 from bench.bench_faces import DEV, cpu_seconds, make_clip
-from consentry.match.registry import matcher_classes
-from consentry.pipeline import Analyser
+from consentry.match.matchers import matcher_classes
+from consentry.pipeline.analysis import Analyser
+from consentry.pipeline.scan import finalise
 from consentry.policy.engine import RulesPolicy
-from consentry.scan import finalise
 from consentry.settings import ScanSettings
-from consentry.signals import registry
+from consentry.signals import catalog as registry
 from consentry.signals.base import FrameConsumer, SampledFrame, Signal
 from consentry.store import scans as scan_store
 from consentry.store.db import Database, open_database

@@ -24,10 +24,10 @@ import numpy as np
 from PIL import Image
 
 from consentry.media.image import decode_jpeg_luma, decode_rgb, open_image
-from consentry.pipeline import Analyser
+from consentry.pipeline.analysis import Analyser
 from consentry.settings import Limits, ScanSettings
-from consentry.signals import pdq
 from consentry.signals.hashes import HashSignal
+from consentry.signals.hashing import pdq
 from consentry.testing.samples import synthetic_scene
 
 

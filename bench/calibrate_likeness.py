@@ -25,8 +25,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from consentry.signals.faces.detector import FaceFinder
 from consentry.signals.faces.embed import embed_chips
+from consentry.signals.faces.finder import FaceFinder
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

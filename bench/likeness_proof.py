@@ -16,7 +16,7 @@ from pathlib import Path
 from consentry.match.likeness.index import LikenessIndex
 from consentry.match.likeness.matcher import THRESHOLD
 from consentry.match.likeness.service import read_photo_face
-from consentry.pipeline import Analyser
+from consentry.pipeline.analysis import Analyser
 from consentry.settings import ScanSettings
 from consentry.signals.faces.embed import embed_chips
 from consentry.signals.faces.signal import FacesSignal

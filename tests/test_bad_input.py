@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from consentry.store.db import open_database
-from consentry.store.models import Item
+from consentry.store.tables.core import Item
 from consentry.testing.hostile import write_hostile_set
 from consentry.testing.samples import synthetic_scene, write_video
 

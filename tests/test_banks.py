@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from consentry.match.banks import service
-from consentry.match.banks.models import BankMatch, Withdrawal
 from consentry.match.banks.submission import hash_paths, records_from_item, submission_item
+from consentry.pipeline.scan import run_scan
 from consentry.policy.base import FlagOnMatchPolicy
-from consentry.scan import run_scan
 from consentry.settings import ScanSettings
 from consentry.store.db import Database, open_database
+from consentry.store.tables.banks import BankMatch, Withdrawal
 from consentry.types import ItemReport
 from tests.conftest import THREATEXCHANGE, need
 

@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from consentry.pipeline import Analyser
+from consentry.pipeline.analysis import Analyser
 from consentry.settings import ScanSettings
 from consentry.signals.base import FrameConsumer, ItemContext, SampledFrame, Signal
 from consentry.signals.face_types import FaceDetection, FacesPayload
-from consentry.signals.faces import models
+from consentry.signals.faces import dlib_files
 from consentry.signals.faces.quality import pose
 from consentry.signals.faces.signal import FacesSignal, faces_sampler
 from consentry.signals.faces.tracking import Tracker
@@ -23,8 +23,8 @@ from consentry.testing.faces import group_photo, real_crops, save_png
 from consentry.types import Frame, ItemStatus, SignalResult
 from tests.conftest import DEEPFAKE_DEV, THREATEXCHANGE, need
 
-pytestmark = pytest.mark.skipif(models.unavailable_reason() is not None,
-                                reason=str(models.unavailable_reason()))
+pytestmark = pytest.mark.skipif(dlib_files.unavailable_reason() is not None,
+                                reason=str(dlib_files.unavailable_reason()))
 
 CROPS = DEEPFAKE_DEV / "i-Shreyansh__DeepFake-Detection" / "faces_224"
 FFPP = DEEPFAKE_DEV / "mudouble__FaceForensics-Detection_Website" / "media" / "in_out_videos"

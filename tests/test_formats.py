@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from consentry.pipeline import Analyser
+from consentry.pipeline.analysis import Analyser
 from consentry.settings import ScanSettings
-from consentry.signals import pdq
 from consentry.signals.hashes import HashSignal
+from consentry.signals.hashing import pdq
 from consentry.testing.samples import astronaut, synthetic_scene, write_video
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from consentry.hashpage import build_page
 from consentry.match.banks.submission import hash_paths, submission_item
-from consentry.signals.pdq import distance
+from consentry.signals.hashing.pdq import distance
 from tests.conftest import THREATEXCHANGE, need
 
 PDQ = THREATEXCHANGE / "pdq" / "data"

@@ -12,15 +12,15 @@ from sqlalchemy import func, select
 from consentry.match.likeness import service
 from consentry.match.likeness.index import LikenessIndex
 from consentry.match.likeness.matcher import THRESHOLD, LikenessMatcher
-from consentry.match.likeness.models import ConsentRecord, FaceEmbedding, Person
-from consentry.signals.faces import models
+from consentry.signals.faces import dlib_files
 from consentry.store.db import open_database
-from consentry.store.models import AuditEntry
+from consentry.store.tables.core import AuditEntry
+from consentry.store.tables.likeness import ConsentRecord, FaceEmbedding, Person
 from consentry.testing.faces import group_photo, save_png, video_frame
 from tests.conftest import DEEPFAKE_DEV, THREATEXCHANGE, need
 
-pytestmark = pytest.mark.skipif(models.unavailable_reason() is not None,
-                                reason=str(models.unavailable_reason()))
+pytestmark = pytest.mark.skipif(dlib_files.unavailable_reason() is not None,
+                                reason=str(dlib_files.unavailable_reason()))
 
 FFPP = DEEPFAKE_DEV / "mudouble__FaceForensics-Detection_Website" / "media" / "in_out_videos"
 YOUTUBE = FFPP / "original/youtube/c40/videos"
@@ -141,8 +141,8 @@ def test_enrol_match_remove_audit_and_forget(db_url: str, tmp_path: Path) -> Non
 
         matcher = LikenessMatcher.load(db)
         assert matcher is not None and matcher.index.persons() == {person_id}
-        from consentry.pipeline import Analyser
-        from consentry.scan import finalise
+        from consentry.pipeline.analysis import Analyser
+        from consentry.pipeline.scan import finalise
         from consentry.settings import ScanSettings
         from consentry.signals.faces.signal import FacesSignal
         from consentry.store import scans as scan_store

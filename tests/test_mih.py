@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from consentry.match.mih import (
+from consentry.signals.hashing.mih import (
     BRUTE_FORCE_BELOW,
     MIHIndex,
     Segment,

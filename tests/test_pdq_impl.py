@@ -10,7 +10,7 @@ from PIL import Image
 
 from consentry.media.image import decode_jpeg_luma, decode_rgb, open_image
 from consentry.settings import Limits
-from consentry.signals import pdq
+from consentry.signals.hashing import pdq
 from consentry.testing.samples import synthetic_scene
 from tests.conftest import THREATEXCHANGE, need
 

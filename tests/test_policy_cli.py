@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from consentry.policy.engine import RulesPolicy
 from consentry.policy.loader import parse
-from consentry.policy.models import Verdict, record_verdicts
 from consentry.store import scans as scan_store
 from consentry.store.db import open_database
-from consentry.store.models import Scan
+from consentry.store.tables.core import Scan
+from consentry.store.tables.verdicts import Verdict, record_verdicts
 from consentry.types import ItemReport, MediaKind, SignalResult
 
 UNSIGNED_REVIEW = """\

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from consentry.media.image import decode_rgb, open_image
-from consentry.pipeline import Analyser
+from consentry.pipeline.analysis import Analyser
 from consentry.settings import Limits, ScanSettings
-from consentry.signals import pdq
 from consentry.signals.hashes import HashSignal
+from consentry.signals.hashing import pdq
 from tests.conftest import THREATEXCHANGE, need
 
 # Meta's rule for a correct port: within 10 bits of the C++ (WASM) reference; the Java and

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from consentry.errors import WorkerStartError
-from consentry.runner import analyse_paths
+from consentry.pipeline.runner import analyse_paths
 from consentry.settings import ScanSettings
 from consentry.signals.base import FrameConsumer, ItemContext, Signal
 from consentry.signals.hashes import HashSignal

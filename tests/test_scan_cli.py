@@ -17,7 +17,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from consentry.store.db import open_database
-from consentry.store.models import Item, ItemHash, Scan
+from consentry.store.tables.core import Item, ItemHash, Scan
 from consentry.testing.samples import synthetic_scene, write_video
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from consentry.cli.main import cli
 from consentry.match.banks import submission as subm
-from consentry.signals.pdq import distance
+from consentry.signals.hashing.pdq import distance
 from tests.conftest import THREATEXCHANGE, need
 
 PDQ = THREATEXCHANGE / "pdq" / "data"

@@ -6,19 +6,25 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from PIL import Image, ImageFilter, ImageOps
-
 from consentry import __version__
+from consentry.actions.protect import protect
+from consentry.actions.sections import banks, faces, manipulation, provenance, sexual, verdict
 from consentry.types import ItemReport, ItemStatus
 
-# Later stages add a section per item (verdict, matches, faces, timelines) by registering a
-# renderer: ItemReport -> HTML fragment (already escaped).
-SECTION_RENDERERS: list[Callable[[ItemReport], str]] = []
+# The findings column of each row, in this order: one renderer per stage, each returning an
+# escaped HTML fragment (empty when its stage found nothing on the item).
+SECTIONS: tuple[Callable[[ItemReport], str], ...] = (
+    verdict.render_verdict,
+    banks.render_matches,
+    faces.render_faces,
+    manipulation.render_manipulation,
+    sexual.render_sexual,
+    provenance.render_provenance,
+)
 
 # No scripts, no network: the report opens safely from an e-mail or a case file.
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -29,16 +35,6 @@ vertical-align:top;text-align:left}th{background:#f4f4f4}.error{color:#a00}.flag
 img.thumb{max-width:160px;max-height:160px;border-radius:4px}code{font-size:12px;word-break:break-all}
 .summary span{display:inline-block;margin-right:2em}
 """
-
-
-def protect(jpeg: bytes, *, blur: bool) -> bytes:
-    if not blur:
-        return jpeg
-    img = Image.open(io.BytesIO(jpeg))
-    img = ImageOps.grayscale(img).filter(ImageFilter.GaussianBlur(radius=max(img.size) / 40))
-    out = io.BytesIO()
-    img.save(out, format="JPEG", quality=70)
-    return out.getvalue()
 
 
 def write_report(path: Path, reports: list[ItemReport], scan_id: int, *, blur: bool = True) -> None:
@@ -86,7 +82,7 @@ def _row(report: ItemReport, blur: bool) -> str:
         hashes.append(f"pdq <code>{pdq['hash']}</code> q{pdq['quality']}")
     if vpdq := data.get("vpdq"):
         hashes.append(f"vpdq: {len(vpdq)} frames")
-    sections = "".join(renderer(report) for renderer in SECTION_RENDERERS)
+    sections = "".join(section(report) for section in SECTIONS)
     return (f'<tr class="{css}"><td>{thumb}</td><td>{"<br>".join(desc)}</td>'
             f'<td>{"<br>".join(h for h in hashes if h)}</td><td>{sections}</td></tr>')
 

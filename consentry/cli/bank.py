@@ -18,9 +18,9 @@ from consentry.match.banks import formats, service
 from consentry.match.banks import index as bank_index
 from consentry.match.banks import submission as subm
 from consentry.match.banks.records import BankRecord, RecordError, make_record
-from consentry.runner import default_workers
+from consentry.pipeline.runner import default_workers
 from consentry.store.db import current_actor
-from consentry.store.models import Item
+from consentry.store.tables.core import Item
 
 
 @click.group("bank")

@@ -16,7 +16,7 @@ import click
 
 from consentry.cli.common import EXIT_PARTIAL, common_options, emit, fail, handle_errors, state
 from consentry.match.banks import submission as subm
-from consentry.runner import default_workers
+from consentry.pipeline.runner import default_workers
 
 
 @click.command("hash")

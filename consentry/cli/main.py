@@ -30,7 +30,7 @@ COMMANDS = {
     "hash-page": "consentry.cli.hash_page",
     "person": "consentry.cli.person",
     "policy": "consentry.cli.policy",
-    "eval": "consentry.cli.detector",
+    "eval": "consentry.cli.evaluate",
     "train-detector": "consentry.cli.train_detector",
 }
 

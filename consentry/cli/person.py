@@ -19,7 +19,7 @@ from consentry.store.db import current_actor
 
 
 def _service():  # type: ignore[no-untyped-def]
-    from consentry.signals.faces.models import unavailable_reason
+    from consentry.signals.faces.dlib_files import unavailable_reason
 
     if reason := unavailable_reason():
         from consentry.errors import ConfigError

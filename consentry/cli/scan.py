@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 import click
 
 from consentry.cli.common import common_options, emit, handle_errors, state
+from consentry.pipeline.runner import Analysis, default_workers
 from consentry.policy.engine import RulesPolicy
-from consentry.runner import Analysis, default_workers
 from consentry.settings import Limits, ScanSettings
 from consentry.types import ItemReport
 
 if TYPE_CHECKING:
-    from consentry.scan import ScanSummary
+    from consentry.pipeline.scan import ScanSummary
 
 
 def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  # type: ignore[no-untyped-def]
@@ -97,7 +97,7 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, dihedral: 
 
 def _run(analysis: Analysis, paths: tuple[Path, ...], settings: ScanSettings,
          policy: RulesPolicy, report_path: Path | None, *, blur: bool) -> ScanSummary:
-    from consentry.scan import run_scan  # loads SQLAlchemy: after the workers forked
+    from consentry.pipeline.scan import run_scan  # loads SQLAlchemy: after the workers forked
 
     st = state()
     db = st.database()

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from consentry.cli.common import common_options, emit, fail, handle_errors, state
 from consentry.store import scans as scan_store
-from consentry.store.models import Scan
+from consentry.store.tables.core import Scan
 
 
 @click.group("scans")

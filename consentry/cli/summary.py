@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from consentry.scan import ScanSummary
+from consentry.pipeline.scan import ScanSummary
 from consentry.types import ItemReport, ItemStatus
 
 

@@ -1,5 +1,5 @@
-"""``consentry train-detector`` (defined with ``eval detector`` in consentry.cli.detector)."""
+"""``consentry train-detector`` (defined with ``eval detector`` in consentry.cli.evaluate)."""
 
-from consentry.cli.detector import train_detector as command
+from consentry.cli.evaluate import train_detector as command
 
 __all__ = ["command"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from consentry.policy import render as _render  # noqa: F401  (registers the HTML section)
 from consentry.policy.conditions import CONDITIONS
 from consentry.policy.loader import load
 from consentry.policy.spec import PRIORITIES, PolicySpec, Rule, severity

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from consentry.signals import pdq
 from consentry.signals.base import EveryNthFrame, FrameConsumer, ItemContext, SampledFrame, Signal
+from consentry.signals.hashing import pdq
 from consentry.types import Frame, SignalResult
 
 

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-import consentry.detector.report_section  # noqa: F401  (registers the HTML report section)
 from consentry.errors import SignalError
 from consentry.signals.base import FrameConsumer, ItemContext, SampledFrame, Signal
 from consentry.types import Frame, SignalResult

@@ -117,28 +117,3 @@ class _SexualConsumer(FrameConsumer):
     def finish(self) -> SignalResult:
         return self.signal.result(summarise(self.regions, self.score, frames_scored=self.frames,
                                             top_frame=self.top))
-
-
-def render_sexual(report: Any) -> str:
-    """The HTML report's line for this signal: the score and the strongest regions."""
-    import html
-
-    result = report.results.get("sexual")
-    if result is None:
-        return ""
-    sexual = result.fields["sexual"]
-    top = ", ".join(f"{r['label'].lower()} {r['confidence']:.2f}" for r in sexual["regions"][:3])
-    where = sexual.get("top_frame") or {}
-    at = f" at {where['timestamp']:.1f}s" if where.get("score") else ""
-    return (f"<div>sexual content: score {sexual['score']:.2f}{html.escape(at)}"
-            + (f" <small>({html.escape(top)})</small>" if top else "") + "</div>")
-
-
-def _register() -> None:
-    from consentry.actions.report import SECTION_RENDERERS
-
-    if render_sexual not in SECTION_RENDERERS:
-        SECTION_RENDERERS.append(render_sexual)
-
-
-_register()

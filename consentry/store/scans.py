@@ -9,7 +9,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from consentry import __version__
-from consentry.store.models import Item, ItemHash, Scan, utcnow
+from consentry.store.tables.core import Item, ItemHash, Scan, utcnow
 from consentry.types import ItemReport
 
 

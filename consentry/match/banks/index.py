@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import func, select
 
-from consentry.match.banks.models import BankEntry
 from consentry.match.banks.records import parse_vpdq
-from consentry.match.mih import MIHIndex, hex_to_words
+from consentry.signals.hashing.mih import MIHIndex, hex_to_words
 from consentry.store.db import Database
+from consentry.store.tables.banks import BankEntry
 
 log = logging.getLogger(__name__)
 KINDS = ("pdq", "vpdq")

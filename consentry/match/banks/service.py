@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consentry.errors import ConfigError
-from consentry.match.banks.models import Bank, BankEntry, Withdrawal
 from consentry.match.banks.records import BankRecord
-from consentry.store.models import AuditEntry, utcnow
+from consentry.store.tables.banks import Bank, BankEntry, Withdrawal
+from consentry.store.tables.core import AuditEntry, utcnow
 
 KINDS = ("ncii", "deepfake", "other", "allow")
 

@@ -24,9 +24,9 @@ from typing import Any
 
 from consentry import __version__
 from consentry.match.banks.records import BankRecord, RecordError, make_record, vpdq_value
-from consentry.runner import analyse_paths
+from consentry.pipeline.runner import analyse_paths
 from consentry.settings import ScanSettings
-from consentry.signals import registry
+from consentry.signals import catalog as registry
 from consentry.types import ItemReport, ItemStatus, MediaKind
 
 FORMAT = "consentry.submission"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consentry.match.mih import hex_to_words, popcount_distance
+from consentry.signals.hashing.mih import hex_to_words, popcount_distance
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consentry.match.likeness.models import FaceEmbedding, Person
 from consentry.signals.faces.embed import DIM
+from consentry.store.tables.likeness import FaceEmbedding, Person
 
 MODEL_NAME = "dlib_resnet_v1"
 

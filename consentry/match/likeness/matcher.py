@@ -21,7 +21,7 @@ from consentry.match.likeness.index import LikenessIndex
 from consentry.match.likeness.service import audit
 from consentry.signals.face_types import FacesPayload
 from consentry.store.db import Database, current_actor
-from consentry.store.models import Item
+from consentry.store.tables.core import Item
 from consentry.types import ItemReport
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class LikenessMatcher(Matcher):
 
     @classmethod
     def load(cls, db: Database) -> LikenessMatcher | None:
-        from consentry.signals.faces.models import unavailable_reason
+        from consentry.signals.faces.dlib_files import unavailable_reason
 
         with db.session() as session:
             index = LikenessIndex.from_session(session)

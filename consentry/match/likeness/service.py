@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from consentry.errors import ConfigError
 from consentry.match.likeness.index import MODEL_NAME, to_bytes
-from consentry.match.likeness.models import ConsentRecord, FaceEmbedding, Person
 from consentry.settings import Limits
-from consentry.store.models import AuditEntry, utcnow
+from consentry.store.tables.core import AuditEntry, utcnow
+from consentry.store.tables.likeness import ConsentRecord, FaceEmbedding, Person
 
 DEFAULT_REVIEW_DAYS = 365
 
@@ -45,8 +45,8 @@ def read_photo_face(path: Path, limits: Limits | None = None) -> EnrolmentFace:
     from consentry.errors import MediaError
     from consentry.media import image as image_media
     from consentry.media.sniff import sniff
-    from consentry.signals.faces.detector import FaceFinder
     from consentry.signals.faces.embed import embed_chips
+    from consentry.signals.faces.finder import FaceFinder
     from consentry.types import MediaKind
 
     limits = limits or Limits()

@@ -18,8 +18,8 @@ from typing import Any
 from consentry.errors import SignalError
 from consentry.signals.base import EveryNthFrame, FrameConsumer, ItemContext, SampledFrame, Signal
 from consentry.signals.face_types import FaceDetection, FacesPayload, FaceTrack
-from consentry.signals.faces import models, report_section  # noqa: F401 - registers the report section
-from consentry.signals.faces.detector import FaceFinder, FinderSettings
+from consentry.signals.faces import dlib_files
+from consentry.signals.faces.finder import FaceFinder, FinderSettings
 from consentry.signals.faces.tracking import Tracker
 from consentry.types import Frame, SignalResult
 
@@ -47,7 +47,7 @@ class FacesSignal(Signal):
 
     @classmethod
     def available(cls) -> str | None:
-        return models.unavailable_reason()
+        return dlib_files.unavailable_reason()
 
     def setup(self, settings: Any) -> None:
         min_size = getattr(settings, "faces_min_size", None)

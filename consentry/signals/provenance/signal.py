@@ -7,7 +7,6 @@ Each part fails on its own: a broken manifest or odd metadata is recorded in tha
 
 from __future__ import annotations
 
-import html
 import logging
 from pathlib import Path
 from typing import Any
@@ -84,37 +83,3 @@ class _ProvenanceConsumer(FrameConsumer):
         return self.signal.result({"provenance": {
             "c2pa": self.signal._c2pa(self.ctx.path), "watermark": self.mark,
             "metadata": _guarded("metadata", _video_metadata, self.ctx.path)}})
-
-
-def render_provenance(report: Any) -> str:
-    """The HTML report's provenance line (only what says something)."""
-    result = report.results.get("provenance")
-    if result is None:
-        return ""
-    prov = result.fields["provenance"]
-    parts = []
-    c2pa = prov.get("c2pa") or {}
-    if c2pa.get("validation_state") not in (None, "absent"):
-        signer = (c2pa.get("signer") or {}).get("common_name")
-        parts.append(f"C2PA {c2pa['validation_state']}" + (f", signed by {signer}" if signer else "")
-                     + (f", by {c2pa['claim_generator']}" if c2pa.get("claim_generator") else "")
-                     + (", declares AI-generated" if c2pa.get("ai_generated") else ""))
-    mark = prov.get("watermark") or {}
-    if mark.get("detected"):
-        parts.append(f"{mark['match']} watermark ({mark['agreement']:.0%} of bits)")
-    meta = prov.get("metadata") or {}
-    if meta.get("generators"):
-        parts.append("metadata names " + ", ".join(meta["generators"]))
-    if not parts:
-        return ""
-    return "<div>provenance: " + html.escape("; ".join(parts)) + "</div>"
-
-
-def _register() -> None:
-    from consentry.actions.report import SECTION_RENDERERS
-
-    if render_provenance not in SECTION_RENDERERS:
-        SECTION_RENDERERS.append(render_provenance)
-
-
-_register()

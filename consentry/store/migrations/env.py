@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from consentry.store.registry import metadata
+from consentry.store.tables import metadata
 
 config = context.config
 engine = config.attributes.get("engine")

@@ -7,7 +7,7 @@ import importlib
 from consentry.match.base import Matcher
 
 MATCHERS: dict[str, str] = {
-    "banks": "consentry.match.bank_matcher:BankMatcher",
+    "banks": "consentry.match.banks.matcher:BankMatcher",
     "likeness": "consentry.match.likeness.matcher:LikenessMatcher",
 }
 

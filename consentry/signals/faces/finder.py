@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from consentry.signals.face_types import FaceDetection
-from consentry.signals.faces import models
+from consentry.signals.faces import dlib_files
 from consentry.signals.faces.quality import QualityGate, pose, quality_score, sharpness
 
 CHIP_SIZE = 150  # dlib's ResNet descriptor expects 150x150 crops with 0.25 padding
@@ -44,8 +44,8 @@ class FaceFinder:
 
     def __init__(self, settings: FinderSettings | None = None) -> None:
         self.settings = settings or FinderSettings()
-        self._detector = models.detector()
-        self._shapes = models.shape_predictor()
+        self._detector = dlib_files.detector()
+        self._shapes = dlib_files.shape_predictor()
 
     def find(self, full: np.ndarray, *, coord_scale: float = 1.0) -> list[FaceDetection]:
         """Faces in an image (HxWx3 uint8 RGB). ``coord_scale`` maps ``full`` pixels to the

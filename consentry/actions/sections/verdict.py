@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 
-from consentry.actions.report import SECTION_RENDERERS
 from consentry.types import ItemReport
 
 _COLOURS = {"block": "#a00", "review": "#a60", "label": "#246", "allow": "#484"}
@@ -31,7 +30,3 @@ def render_verdict(report: ItemReport) -> str:
                      + "</small>")
     parts.append(f"<br><small>policy {html.escape(str(verdict.get('policy')))}</small></div>")
     return "".join(parts)
-
-
-if render_verdict not in SECTION_RENDERERS:
-    SECTION_RENDERERS.insert(0, render_verdict)  # the verdict heads the findings

@@ -1,4 +1,4 @@
-"""Run the analyser over many paths, in worker processes (consentry.pool), so that one bad
+"""Run the analyser over many paths, in worker processes (consentry.pipeline.workers), so that one bad
 file never stops a batch: a decoder that crashes its process is reported for that item.
 """
 
@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from consentry.media.walk import walk
-from consentry.pipeline import Analyser
-from consentry.pool import WorkerPool
+from consentry.pipeline.analysis import Analyser
+from consentry.pipeline.workers import WorkerPool
 from consentry.settings import ScanSettings
-from consentry.signals import registry
+from consentry.signals import catalog as registry
 from consentry.signals.base import Signal
 from consentry.types import ItemReport
 

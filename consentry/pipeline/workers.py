@@ -27,7 +27,7 @@ import threadpoolctl
 
 from consentry.errors import WorkerStartError
 from consentry.media import image as image_media
-from consentry.pipeline import Analyser
+from consentry.pipeline.analysis import Analyser
 from consentry.settings import ScanSettings
 from consentry.signals.base import Signal
 from consentry.types import ItemReport

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 
-from consentry.actions.report import SECTION_RENDERERS
 from consentry.types import ItemReport
 
 
@@ -21,7 +20,3 @@ def render_faces(report: ItemReport) -> str:
         parts.append(f'<b class="flagged">protected person {who} (id {int(hit["person"])})</b> in track '
                      f"{int(hit['track'])}, distance {float(hit['distance']):.3f}")
     return "<br>".join(parts) + ("<br>" if parts else "")
-
-
-if render_faces not in SECTION_RENDERERS:
-    SECTION_RENDERERS.append(render_faces)

@@ -9,7 +9,7 @@ import io
 
 import numpy as np
 
-from consentry.actions.report import SECTION_RENDERERS, protect
+from consentry.actions.protect import protect
 from consentry.types import ItemReport
 
 _W, _H = 240, 48
@@ -61,7 +61,3 @@ def render_manipulation(report: ItemReport) -> str:
                      f'src="data:image/jpeg;base64,{b64}"> most suspicious face ({where}), red = regions '
                      f"whose occlusion lowers the score most")
     return "<br>".join(parts) + "<br>"
-
-
-if render_manipulation not in SECTION_RENDERERS:
-    SECTION_RENDERERS.append(render_manipulation)

@@ -10,14 +10,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from consentry.match.base import Matcher
-from consentry.match.registry import matcher_classes
+from consentry.match.matchers import matcher_classes
+from consentry.pipeline.runner import Analysis
 from consentry.policy.base import Policy
 from consentry.policy.engine import RulesPolicy
-from consentry.policy.models import record_verdicts
-from consentry.runner import Analysis
 from consentry.settings import ScanSettings
 from consentry.store import scans as scan_store
 from consentry.store.db import Database
+from consentry.store.tables.verdicts import record_verdicts
 from consentry.types import ItemReport, ItemStatus
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from consentry.store.models import Base, utcnow
+from consentry.store.tables.core import Base, utcnow
 
 
 class Person(Base):

@@ -156,7 +156,7 @@ def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, 
         fail("training needs the 'train' extra: pip install 'consentry[train]'")
     if not (shared / "data/dfdc-faces/labels.tsv").is_file():
         fail(f"{shared} does not hold data/dfdc-faces (pass --shared)")
-    from consentry.detector.pipeline import reproduce
+    from consentry.detector.build import reproduce
 
     log = (lambda m: None) if state().json else (lambda m: click.echo(m, err=True))
     result = reproduce(shared, cache, out, minutes=minutes, steps=steps, size=size,

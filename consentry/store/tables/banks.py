@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from consentry.store.models import Base, utcnow
+from consentry.store.tables.core import Base, utcnow
 
 
 class Bank(Base):

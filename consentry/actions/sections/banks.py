@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 
-from consentry.actions.report import SECTION_RENDERERS
 from consentry.types import ItemReport
 
 
@@ -22,7 +21,3 @@ def render_matches(report: ItemReport) -> str:
                 f"{html.escape(str(m['signal']))} distance {int(m['distance'])}"
                 f"{html.escape(video + turned + note)}")
     return "<br>".join(parts) + ("<br>" if parts else "")
-
-
-if render_matches not in SECTION_RENDERERS:
-    SECTION_RENDERERS.append(render_matches)

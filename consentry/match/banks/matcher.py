@@ -19,16 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consentry.match.banks import index as bank_index
-from consentry.match.banks import (
-    report_section,  # noqa: F401  (registers the HTML section)
-    video,
-)
-from consentry.match.banks.models import Bank, BankEntry, BankMatch
+from consentry.match.banks import video
 from consentry.match.banks.records import parse_vpdq
 from consentry.match.base import Matcher
-from consentry.match.mih import MIHIndex, hex_to_words
-from consentry.signals.pdq import distance
+from consentry.signals.hashing.mih import MIHIndex, hex_to_words
+from consentry.signals.hashing.pdq import distance
 from consentry.store.db import Database
+from consentry.store.tables.banks import Bank, BankEntry, BankMatch
 from consentry.types import ItemReport, MediaKind
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from consentry.store.models import Base, utcnow
+from consentry.store.tables.core import Base, utcnow
 from consentry.types import ItemReport
 
 
