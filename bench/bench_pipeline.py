@@ -189,7 +189,7 @@ def main() -> None:
                 cpus.append(cpu)
                 runs.append(dict(spent) | {"total": wall})
                 spent.clear()
-            verdict = report.fields.get("verdict") or {}
+            verdict = report.verdict.as_json() if report.verdict else {}
             print(f"\nphoto 1280x720 JPEG, {n_faces} face(s), warm (models loaded), {args.repeats} "
                   f"runs: median {statistics.median(walls):.3f} s wall (min {min(walls):.3f}, "
                   f"max {max(walls):.3f}), {statistics.median(cpus):.3f} s CPU; verdict "
@@ -208,7 +208,7 @@ def main() -> None:
         print(f"\nmade the 60 s 1280x720 30 fps clip in {time.perf_counter() - started:.0f} s")
         spent.clear()  # the timing wrappers hold this very dict
         wall, cpu, report = run_item(clip, analyser, db, scan_id, matchers, policy, spent)
-        verdict = report.fields.get("verdict") or {}
+        verdict = report.verdict.as_json() if report.verdict else {}
         print(f"video 60 s 1280x720 30 fps (1,800 frames), in-process, one core: {wall:.1f} s "
               f"wall, {cpu:.1f} s CPU; verdict {verdict.get('action')}, "
               f"missing {verdict.get('missing_signals')}")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -64,19 +65,100 @@ class Frame:
         return self.decoded_rgb
 
 
-@dataclass
-class SignalResult:
-    """What one signal found on one item.
+class SignalOutput(Protocol):
+    """What one signal found on one item: a frozen dataclass whose JSON is derived from it.
+    ``as_json`` gives the top-level fields it adds to the item's JSON (docs/json-schema.md)."""
 
-    ``fields`` is merged into the item's JSON object (documented in docs/json-schema.md);
-    ``payload`` holds typed data for later stages (e.g. face tracks for the likeness matcher)
-    and is never serialised.
-    """
+    def as_json(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class JsonOutput:
+    """An output that is already its JSON (for signals whose findings are plain data)."""
+
+    data: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return self.data
+
+
+@dataclass(frozen=True)
+class SignalResult:
+    """One signal's result on one item: its typed ``output`` (serialised into the item's JSON)
+    and a ``payload`` of data for later stages (e.g. face tracks for the likeness matcher)
+    that is never serialised."""
 
     signal: str
     version: str
-    fields: dict[str, Any] = field(default_factory=dict)
+    output: SignalOutput | dict[str, Any]
     payload: Any = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.output, dict):  # plain JSON fields (tests, simple signals)
+            object.__setattr__(self, "output", JsonOutput(self.output))
+
+    @cached_property
+    def fields(self) -> dict[str, Any]:
+        return self.output.as_json()
+
+
+@dataclass(frozen=True)
+class Match:
+    """One item matching one hash-bank entry."""
+
+    bank: str
+    kind: str  # the bank's kind: ncii, deepfake, other, allow
+    signal: str  # the hash type that matched
+    hash: str  # the item's hash (or, for vPDQ, the entry's key)
+    distance: int
+    entry_id: int
+    case_id: str | None = None
+    transform: str | None = None  # the dihedral transform of the item's hash, if not the original
+    details: tuple[tuple[str, Any], ...] = ()  # e.g. vPDQ match percentages
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"bank": self.bank, "kind": self.kind, "signal": self.signal,
+                               "hash": self.hash, "distance": self.distance,
+                               "entry_id": self.entry_id, "case_id": self.case_id}
+        if self.transform:
+            out["transform"] = self.transform
+        out.update(self.details)
+        return out
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a rule fired: its code and action, a sentence for people, the evidence it read."""
+
+    code: str
+    action: str
+    priority: str | None
+    label: str | None
+    message: str
+    evidence: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"code": self.code, "action": self.action, "priority": self.priority,
+                "label": self.label, "message": self.message, "evidence": self.evidence}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The policy's decision on one item (docs/policy.md)."""
+
+    action: str  # block | review | label | allow
+    priority: str | None
+    labels: tuple[str, ...]
+    reasons: tuple[Reason, ...]
+    overridden: tuple[tuple[str, str], ...]  # (rule, the rule that overrode it)
+    missing_signals: tuple[str, ...]
+    policy: str  # name@sha256-prefix of the exact policy file
+
+    def as_json(self) -> dict[str, Any]:
+        return {"action": self.action, "priority": self.priority, "labels": list(self.labels),
+                "reasons": [r.as_json() for r in self.reasons],
+                "overridden": [{"code": c, "by": by} for c, by in self.overridden],
+                "missing_signals": list(self.missing_signals), "policy": self.policy}
 
 
 @dataclass
@@ -94,8 +176,10 @@ class ItemReport:
     info: MediaInfo | None = None
     results: dict[str, SignalResult] = field(default_factory=dict)
     signal_errors: dict[str, str] = field(default_factory=dict)
-    # Filled by the match and policy stages.
+    # Filled by the match and policy stages: matchers add their JSON fields, the policy its verdict.
     fields: dict[str, Any] = field(default_factory=dict)
+    verdict: Verdict | None = None
+    decided: bool = False  # the policy ran (an unreadable item gets no verdict, not "allow")
     flagged: bool = False
     thumbnail_jpeg: bytes | None = None
     item_id: int | None = None
@@ -104,6 +188,18 @@ class ItemReport:
         self.status = ItemStatus.ERROR
         self.error_code = code
         self.error = reason
+
+    def findings(self) -> dict[str, Any]:
+        """Every signal's and matcher's JSON fields, merged: what policies and sinks read."""
+        data: dict[str, Any] = {}
+        for result in self.results.values():
+            data.update(result.fields)
+        data.update(self.fields)
+        return data
+
+    @property
+    def signal_versions(self) -> dict[str, str]:
+        return {name: result.version for name, result in self.results.items()}
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -117,9 +213,11 @@ class ItemReport:
             "sha256": self.sha256,
             "media": self.info.as_json() if self.info else None,
         }
-        for result in self.results.values():
-            out.update(result.fields)
-        out.update(self.fields)
+        out.update(self.findings())
+        if self.decided:
+            out["verdict"] = self.verdict.as_json() if self.verdict else None
+        if self.results:
+            out["signal_versions"] = self.signal_versions
         if self.signal_errors:
             out["signal_errors"] = dict(self.signal_errors)
         out["flagged"] = self.flagged

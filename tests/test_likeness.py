@@ -153,7 +153,7 @@ def test_enrol_match_remove_audit_and_forget(db_url: str, tmp_path: Path) -> Non
 
         class NoPolicy:
             def decide(self, report) -> None:  # type: ignore[no-untyped-def]
-                report.fields.setdefault("verdict", None)
+                report.decided = True
 
         finalise(report, db, scan_id, [matcher], NoPolicy())  # type: ignore[arg-type]
         assert [h["person"] for h in report.fields["likeness"]] == [person_id]

@@ -37,7 +37,8 @@ FACE = [{"track": 0, "box": [10, 10, 90, 90]}]
 
 def decide(policy: RulesPolicy, report: ItemReport) -> dict[str, Any]:
     policy.decide(report)
-    return report.fields["verdict"]
+    assert report.verdict is not None
+    return report.verdict.as_json()
 
 
 def codes(verdict: dict[str, Any]) -> list[str]:
@@ -159,7 +160,7 @@ def test_unreadable_item_gets_no_verdict(policy: RulesPolicy) -> None:
     report = ItemReport(path=Path("broken.jpg"))
     report.fail("corrupt", "cannot decode")
     policy.decide(report)
-    assert report.fields["verdict"] is None and not report.flagged
+    assert report.decided and report.verdict is None and not report.flagged
 
 
 def test_verdict_names_the_exact_policy(policy: RulesPolicy) -> None:

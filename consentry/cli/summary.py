@@ -37,7 +37,7 @@ class ScanConsole:
                 f"[red]error[/red] {escape(str(report.path))}: {escape(report.error or '')}",
                 highlight=False)
         elif report.flagged:
-            verdict = report.fields.get("verdict") or {}
+            verdict = report.verdict.as_json() if report.verdict else {}
             action = verdict.get("action", "flagged")
             if verdict.get("priority"):
                 action += f" ({verdict['priority']} priority)"

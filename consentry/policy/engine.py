@@ -13,19 +13,10 @@ from typing import Any
 from consentry.policy.conditions import CONDITIONS
 from consentry.policy.loader import load
 from consentry.policy.spec import PRIORITIES, PolicySpec, Rule, severity
-from consentry.types import ItemReport, ItemStatus
+from consentry.types import ItemReport, ItemStatus, Reason, Verdict
 
 FLAGGING_ACTIONS = ("block", "review")
 _FIELD_OF_SIGNAL = {c.signal: c.field for c in CONDITIONS.values()}
-
-
-def findings(report: ItemReport) -> dict[str, Any]:
-    """The item's JSON fields from its signals and matchers (what conditions read)."""
-    data: dict[str, Any] = {}
-    for result in report.results.values():
-        data.update(result.fields)
-    data.update(report.fields)
-    return data
 
 
 class RulesPolicy:
@@ -41,15 +32,15 @@ class RulesPolicy:
         return cls(load(path))
 
     def decide(self, report: ItemReport) -> None:
+        report.decided = True
         if report.status is ItemStatus.ERROR and not report.results:
-            report.fields["verdict"] = None  # nothing was analysed: no verdict, not "allow"
+            report.verdict = None  # nothing was analysed: no verdict, not "allow"
             report.flagged = False
             return
-        verdict = self.evaluate(findings(report))
-        report.fields["verdict"] = verdict
-        report.flagged = verdict["action"] in FLAGGING_ACTIONS
+        report.verdict = self.evaluate(report.findings())
+        report.flagged = report.verdict.action in FLAGGING_ACTIONS
 
-    def evaluate(self, data: dict[str, Any]) -> dict[str, Any]:
+    def evaluate(self, data: dict[str, Any]) -> Verdict:
         fired: list[tuple[Rule, list[Any]]] = []
         for rule in self.spec.rules:
             ok, outcomes = rule.when.evaluate(data)
@@ -64,31 +55,21 @@ class RulesPolicy:
                            key=PRIORITIES.index)
         labels = sorted({r.label for r, _ in active if r.label})
         reasons = [_reason(rule, outcomes) for rule, outcomes in active]
-        reasons.sort(key=lambda r: -severity(r["action"]))
+        reasons.sort(key=lambda r: -severity(r.action))
         missing = [s for s in self.signals if _FIELD_OF_SIGNAL[s] not in data]
-        return {
-            "action": action,
-            "priority": priority,
-            "labels": labels,
-            "reasons": reasons,
-            "overridden": [{"code": r.id, "by": overridden[r.id]}
-                           for r, _ in fired if r.id in overridden],
-            "missing_signals": missing,
-            "policy": self.spec.ref,
-        }
+        return Verdict(
+            action=action, priority=priority, labels=tuple(labels), reasons=tuple(reasons),
+            overridden=tuple((r.id, overridden[r.id]) for r, _ in fired if r.id in overridden),
+            missing_signals=tuple(missing), policy=self.spec.ref,
+        )
 
 
-def _reason(rule: Rule, outcomes: list[Any]) -> dict[str, Any]:
+def _reason(rule: Rule, outcomes: list[Any]) -> Reason:
     details = "; ".join(o.text for o in outcomes if o.fired and o.text)
     evidence: dict[str, Any] = {}
     for outcome in outcomes:
         if outcome.fired:
             evidence.update(outcome.evidence)
-    return {
-        "code": rule.id,
-        "action": rule.action,
-        "priority": rule.priority,
-        "label": rule.label,
-        "message": f"{rule.message}: {details}" if details else rule.message,
-        "evidence": evidence,
-    }
+    return Reason(code=rule.id, action=rule.action, priority=rule.priority, label=rule.label,
+                  message=f"{rule.message}: {details}" if details else rule.message,
+                  evidence=evidence)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from consentry.settings import ScanSettings
-from consentry.types import Frame, MediaInfo, MediaKind, SignalResult
+from consentry.types import Frame, MediaInfo, MediaKind, SignalOutput, SignalResult
 
 
 @dataclass
@@ -88,8 +88,8 @@ class Signal(ABC):
     @abstractmethod
     def video_consumer(self, ctx: ItemContext) -> FrameConsumer: ...
 
-    def result(self, fields: dict[str, Any], payload: Any = None) -> SignalResult:
-        return SignalResult(self.name, self.version, fields, payload)
+    def result(self, output: SignalOutput | dict[str, Any], payload: Any = None) -> SignalResult:
+        return SignalResult(self.name, self.version, output, payload)
 
 
 class EveryNthFrame:

@@ -54,9 +54,7 @@ def finish_items(session: Session, reports: Sequence[ItemReport]) -> None:
 
 
 def _hash_rows(report: ItemReport) -> list[dict[str, Any]]:
-    fields: dict[str, Any] = {}
-    for result in report.results.values():
-        fields.update(result.fields)
+    fields = report.findings()
     rows = []
     if pdq := fields.get("pdq"):
         rows.append({"signal": "pdq", "hash": pdq["hash"], "quality": pdq["quality"],

@@ -10,9 +10,9 @@ _COLOURS = {"block": "#a00", "review": "#a60", "label": "#246", "allow": "#484"}
 
 
 def render_verdict(report: ItemReport) -> str:
-    verdict = report.fields.get("verdict")
-    if not verdict:
+    if report.verdict is None:
         return ""
+    verdict = report.verdict.as_json()
     action = verdict["action"]
     head = action.upper() + (f" · priority {verdict['priority']}" if verdict.get("priority") else "")
     parts = [f'<div class="verdict"><b style="color:{_COLOURS.get(action, "#222")}">'

@@ -61,9 +61,7 @@ class BankMatcher(Matcher):
 
     def match(self, report: ItemReport, session: Session) -> None:
         hits = self._exact(report, session)
-        fields: dict[str, Any] = {}
-        for result in report.results.values():
-            fields.update(result.fields)
+        fields = report.findings()
         if report.kind is MediaKind.IMAGE and fields.get("pdq"):
             hits += self._image(fields["pdq"], _dihedral_rows(report), session)
         elif report.kind is MediaKind.VIDEO and fields.get("vpdq"):

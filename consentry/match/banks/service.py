@@ -14,14 +14,12 @@ from sqlalchemy.orm import Session
 
 from consentry.errors import ConfigError
 from consentry.match.banks.records import BankRecord
+from consentry.store import audit
 from consentry.store.tables.banks import Bank, BankEntry, Withdrawal
-from consentry.store.tables.core import AuditEntry, utcnow
+from consentry.store.tables.core import utcnow
 
 KINDS = ("ncii", "deepfake", "other", "allow")
 
-
-def audit(session: Session, actor: str, action: str, subject: str, **details: Any) -> None:
-    session.add(AuditEntry(actor=actor, action=action, subject=subject, details=details))
 
 
 def create_bank(session: Session, name: str, kind: str, actor: str, *, threshold: int = 31,
@@ -44,7 +42,7 @@ def create_bank(session: Session, name: str, kind: str, actor: str, *, threshold
                 description=description, created_by=actor)
     session.add(bank)
     session.flush()
-    audit(session, actor, "bank.create", name, kind=kind, threshold=threshold,
+    audit.record(session, actor, "bank.create", name, kind=kind, threshold=threshold,
           quality_min=quality_min, enabled_ratio=enabled_ratio, dihedral=dihedral)
     return bank
 
@@ -86,12 +84,12 @@ def bank_json(session: Session, bank: Bank) -> dict[str, Any]:
 def update_bank(session: Session, bank: Bank, actor: str, **changes: Any) -> None:
     for key, value in changes.items():
         setattr(bank, key, value)
-    audit(session, actor, "bank.update", bank.name, **changes)
+    audit.record(session, actor, "bank.update", bank.name, **changes)
 
 
 def delete_bank(session: Session, bank: Bank, actor: str) -> int:
     n = session.scalar(select(func.count()).where(BankEntry.bank_id == bank.id)) or 0
-    audit(session, actor, "bank.delete", bank.name, kind=bank.kind, entries=n)
+    audit.record(session, actor, "bank.delete", bank.name, kind=bank.kind, entries=n)
     session.delete(bank)
     return n
 
@@ -123,7 +121,7 @@ def add_records(session: Session, bank: Bank, records: Iterable[BankRecord], *, 
         ))
         result.added += 1
     session.flush()
-    audit(session, actor, "bank.add", bank.name, source=source, added=result.added,
+    audit.record(session, actor, "bank.add", bank.name, source=source, added=result.added,
           duplicates=result.duplicates, case_id=case_id)
     return result
 
@@ -149,7 +147,7 @@ def withdraw(session: Session, bank: Bank, actor: str, reason: str, *, hash_hex:
         entry.withdrawn_at = now
         session.add(Withdrawal(bank_id=bank.id, entry_id=entry.id, hash=entry.value_key,
                                case_id=case_id, reason=reason, actor=actor, at=now))
-    audit(session, actor, "bank.withdraw", bank.name, hash=hash_hex, case_id=case_id,
+    audit.record(session, actor, "bank.withdraw", bank.name, hash=hash_hex, case_id=case_id,
           reason=reason, entries=[e.id for e in entries])
     return [e.id for e in entries]
 

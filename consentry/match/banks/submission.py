@@ -46,9 +46,7 @@ def hash_paths(paths: list[Path], *, video_fps: float | None = 1.0, workers: int
 
 def submission_item(report: ItemReport, *, keep_name: bool = False) -> dict[str, Any] | None:
     """The hashes of one hashed item, or None when it has none (unreadable, not media)."""
-    fields: dict[str, Any] = {}
-    for result in report.results.values():
-        fields.update(result.fields)
+    fields = report.findings()
     item: dict[str, Any]
     if report.kind is MediaKind.IMAGE and fields.get("pdq"):
         item = {"kind": "image", "pdq": dict(fields["pdq"]), "md5": report.md5}

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from consentry.errors import ConfigError
 from consentry.match.base import Matcher
 from consentry.match.likeness.index import LikenessIndex
-from consentry.match.likeness.service import audit
 from consentry.signals.face_types import FacesPayload
+from consentry.store import audit
 from consentry.store.db import Database, current_actor
 from consentry.store.tables.core import Item
 from consentry.types import ItemReport
@@ -92,7 +92,7 @@ class LikenessMatcher(Matcher):
         # Every registry match is audited; the scan's use of the registry once (above), and
         # each item's own stored result records that it was compared.
         for hit in found:
-            audit(session, self.actor, "likeness.match", f"person:{hit['person']}",
+            audit.record(session, self.actor, "likeness.match", f"person:{hit['person']}",
                   item_id=report.item_id, path=str(report.path), track=hit["track"],
                   distance=hit["distance"], threshold=self.threshold, frames=hit["frames"])
 
@@ -103,5 +103,5 @@ class LikenessMatcher(Matcher):
         if scan_id in self._scans_audited:
             return
         self._scans_audited.add(scan_id)
-        audit(session, self.actor, "likeness.scan", f"scan:{scan_id}",
+        audit.record(session, self.actor, "likeness.scan", f"scan:{scan_id}",
               persons=len(self.index.persons()), threshold=self.threshold)

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from consentry.errors import ConfigError
 from consentry.match.likeness.index import MODEL_NAME, to_bytes
 from consentry.settings import Limits
-from consentry.store.tables.core import AuditEntry, utcnow
+from consentry.store import audit
+from consentry.store.tables.core import utcnow
 from consentry.store.tables.likeness import ConsentRecord, FaceEmbedding, Person
 
 DEFAULT_REVIEW_DAYS = 365
@@ -35,9 +36,6 @@ class EnrolmentFace:
     size: float
     sharpness: float
 
-
-def audit(session: Session, actor: str, action: str, subject: str, **details: Any) -> None:
-    session.add(AuditEntry(actor=actor, action=action, subject=subject, details=details))
 
 
 def read_photo_face(path: Path, limits: Limits | None = None) -> EnrolmentFace:
@@ -105,7 +103,7 @@ def enrol(session: Session, *, name: str, attestation: str, photos: list[Path], 
             face_size=face.size, sharpness=face.sharpness))
     session.add(person)
     session.flush()
-    audit(session, actor, "likeness.enrol", f"person:{person.id}", name=person.name,
+    audit.record(session, actor, "likeness.enrol", f"person:{person.id}", name=person.name,
           photos=len(faces), consent=attestation.strip(), review_date=review.isoformat(),
           consent_document_sha256=doc_sha)
     return person
@@ -131,7 +129,7 @@ def remove(session: Session, person_id: int, *, actor: str, reason: str | None =
     session.execute(delete(ConsentRecord).where(ConsentRecord.person_id == person_id))
     session.expunge(person)
     session.execute(delete(Person).where(Person.id == person_id))
-    audit(session, actor, "likeness.remove", f"person:{person_id}", embeddings_deleted=deleted,
+    audit.record(session, actor, "likeness.remove", f"person:{person_id}", embeddings_deleted=deleted,
           reason=reason)
     return deleted
 

@@ -37,11 +37,9 @@ def record_verdicts(session: Session, reports: Sequence[ItemReport]) -> None:
 
 
 def _verdict_row(report: ItemReport) -> dict[str, Any] | None:
-    verdict = report.fields.get("verdict")
-    if not verdict or report.item_id is None:
+    verdict = report.verdict
+    if verdict is None or report.item_id is None:
         return None
-    return {"item_id": report.item_id, "action": verdict["action"],
-            "priority": verdict.get("priority"), "labels": list(verdict.get("labels") or []),
-            "reasons": list(verdict.get("reasons") or []),
-            "missing_signals": list(verdict.get("missing_signals") or []),
-            "policy": str(verdict.get("policy") or "")}
+    return {"item_id": report.item_id, "action": verdict.action, "priority": verdict.priority,
+            "labels": list(verdict.labels), "reasons": [r.as_json() for r in verdict.reasons],
+            "missing_signals": list(verdict.missing_signals), "policy": verdict.policy}
