@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from PIL import Image, ImageOps
 
 from consentry.errors import LimitExceeded, MediaError
 from consentry.settings import Limits
+from consentry.types import MediaInfo, MediaKind
 
 _heif_registered = False
 
@@ -21,6 +23,14 @@ _heif_registered = False
 DRAFT_MIN_SIDE = 512
 _ORIENTATION = 0x0112  # EXIF tag
 _TURNING = {5, 6, 7, 8}  # orientations that swap width and height
+# Huffman-coded JPEG spends at least one bit on each 8x8 block's DC coefficient, so a real
+# JPEG holds at least pixels / 512 bytes; one that declares a big size with far less data is
+# truncated or hostile (its missing blocks decode as flat grey and hash as quality 0).
+JPEG_MIN_BYTES_PER_PIXEL = 1 / 1024
+JPEG_SIZE_CHECK_PIXELS = 4_000_000  # below this a decode is cheap and the check pointless
+# Browsers show animation frames with no delay, or one of 10 ms or less, for 100 ms.
+DEFAULT_FRAME_DELAY_MS = 100.0
+PAGE_SECONDS = 1.0  # a multi-page TIFF's pages are numbered as if one a second
 
 
 def _register_heif() -> None:
@@ -59,11 +69,75 @@ def open_image(data: bytes, fmt: str, limits: Limits) -> Image.Image:
             f"image declares {width}x{height} = {width * height:,} pixels, over the limit of "
             f"{limits.max_pixels:,} (possible decompression bomb; raise --max-pixels to allow)"
         )
+    if (img.format == "JPEG" and width * height >= JPEG_SIZE_CHECK_PIXELS
+            and len(data) < width * height * JPEG_MIN_BYTES_PER_PIXEL):
+        raise MediaError(
+            f"JPEG declares {width}x{height} pixels but holds only {len(data):,} bytes: "
+            "truncated or hostile", code="corrupt")
     return img
 
 
 def frame_count(img: Image.Image) -> int:
     return int(getattr(img, "n_frames", 1) or 1)
+
+
+@dataclass
+class ImageFrame:
+    """One frame of an animated image or one page of a multi-page TIFF, as a video consumer
+    receives it (the interface of ``consentry.media.video.VideoFrame``)."""
+
+    index: int
+    timestamp: float  # seconds since the first frame was shown (pages: PAGE_SECONDS apart)
+    pts_time: float | None
+    _image: Image.Image  # RGB
+
+    @property
+    def rgb(self) -> np.ndarray:
+        return np.asarray(self._image, dtype=np.uint8)
+
+    def rgb_scaled(self, max_side: int) -> np.ndarray:
+        w, h = self._image.size
+        scale = max_side / max(w, h)
+        if scale >= 1.0:
+            return self.rgb
+        size = (max(2, round(w * scale)), max(2, round(h * scale)))
+        return np.asarray(self._image.resize(size, Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+def animation_info(img: Image.Image, fmt: str, limits: Limits) -> MediaInfo:
+    """An animated image or multi-page TIFF as a video: every frame (or page) is analysed.
+    Frame delays vary within a file, so no frame rate is claimed (``fps`` None)."""
+    frames = frame_count(img)
+    if frames > limits.max_frames:
+        raise LimitExceeded(f"image holds {frames:,} frames, over the limit of {limits.max_frames:,}")
+    width, height = img.size
+    return MediaInfo(kind=MediaKind.VIDEO, container=fmt, codec=fmt, width=width, height=height,
+                     duration=None, fps=None, frame_count=frames)
+
+
+def iter_image_frames(img: Image.Image, limits: Limits) -> Iterator[ImageFrame]:
+    """Every frame of an animated GIF/APNG/WebP, or every page of a TIFF, composited as a
+    viewer shows it (transparency on white, EXIF orientation applied), within the pixel
+    limit for each page and the decode-time limit for the whole file."""
+    started = time.monotonic()
+    shown_ms = 0.0
+    pages = img.format == "TIFF"
+    for index in range(frame_count(img)):
+        if time.monotonic() - started > limits.max_decode_s:
+            raise LimitExceeded(f"decoding took longer than {limits.max_decode_s:.0f} s "
+                                f"(stopped at frame {index}; raise --max-decode-seconds to allow)")
+        with _corrupt_data_is_media_error():
+            img.seek(index)
+            width, height = img.size  # a TIFF's pages each have their own size
+            if width * height > limits.max_pixels:
+                raise LimitExceeded(f"frame {index} declares {width}x{height} pixels, over the "
+                                    f"limit of {limits.max_pixels:,}")
+            frame, _turned = _load_oriented(img)
+            rgb = frame.copy() if frame.mode == "RGB" else _to_rgb(frame)
+            delay = img.info.get("duration") or 0.0
+        timestamp = index * PAGE_SECONDS if pages else shown_ms / 1000.0
+        shown_ms += float(delay) if float(delay) > 10 else DEFAULT_FRAME_DELAY_MS
+        yield ImageFrame(index, round(timestamp, 3), None, rgb)
 
 
 @dataclass(frozen=True)

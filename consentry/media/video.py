@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -15,7 +15,15 @@ from consentry.errors import LimitExceeded, MediaError
 from consentry.settings import Limits
 from consentry.types import MediaInfo, MediaKind
 
-_OPEN_OPTIONS = {"probesize": str(20 * 1024 * 1024), "analyzeduration": str(20_000_000)}
+# The demuxer is the one the content was identified as (consentry.media.sniff), never
+# FFmpeg's own guess: a probed format such as HLS or concat would open other URLs.
+DEMUXERS = {"mp4": "mov", "mov": "mov", "matroska": "matroska", "avi": "avi", "gif": "gif"}
+# FFmpeg reads from our file object; any URL a demuxer tries to open by itself (an external
+# reference, a playlist entry) is refused: no protocol is named "none".
+NO_PROTOCOLS = "none"
+_OPEN_OPTIONS = {"probesize": str(20 * 1024 * 1024), "analyzeduration": str(20_000_000),
+                 "protocol_whitelist": NO_PROTOCOLS}
+_READ_BLOCK = 256 * 1024  # bytes PyAV asks the file object for at a time
 
 
 @dataclass
@@ -45,11 +53,18 @@ class VideoFrame:
 
 
 @contextmanager
-def open_video(path: Path, fmt: str, limits: Limits) -> Iterator[tuple[av.container.InputContainer, MediaInfo]]:  # noqa: E501
+def open_video(source: BinaryIO, fmt: str, limits: Limits) -> Iterator[tuple[av.container.InputContainer, MediaInfo]]:  # noqa: E501
+    """Open the video in ``source`` (a file object: FFmpeg never sees a name) with the
+    demuxer of the identified format ``fmt``."""
+    demuxer = DEMUXERS.get(fmt)
+    if demuxer is None:
+        raise MediaError(f"no video demuxer for {fmt}", code="unsupported")
+    source.seek(0)
     try:
-        container = av.open(str(path), mode="r", options=_OPEN_OPTIONS, timeout=30.0)
+        container = av.open(source, mode="r", format=demuxer, options=_OPEN_OPTIONS,
+                            timeout=30.0, buffer_size=_READ_BLOCK)
     except av.FFmpegError as exc:
-        raise MediaError(f"not a readable {fmt} video: {exc}", code="corrupt") from exc
+        raise MediaError(f"not a readable {fmt} video: {_reason(exc)}", code="corrupt") from exc
     try:
         info = _probe(container, fmt, limits)
         yield container, info
@@ -116,6 +131,13 @@ def iter_frames(
             yield VideoFrame(index, index / fps, pts_time, frame)
             index += 1
     except av.FFmpegError as exc:
-        raise MediaError(f"video data is corrupt after frame {index}: {exc}", code="corrupt") from exc
+        raise MediaError(f"video data is corrupt after frame {index}: {_reason(exc)}",
+                         code="corrupt") from exc
     if index == 0:
         raise MediaError("video has no decodable frames (truncated or corrupt)", code="corrupt")
+
+
+def _reason(exc: av.FFmpegError) -> str:
+    """FFmpeg's reason without the file name PyAV appends (a name is not ours to print
+    unescaped: it may hold undecodable bytes or terminal escapes)."""
+    return str(exc.strerror or type(exc).__name__)

@@ -10,13 +10,16 @@ import hashlib
 import io
 import logging
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from consentry.errors import MediaError, SignalError, UnsupportedMedia
 from consentry.media import image as image_media
 from consentry.media.sniff import sniff
-from consentry.settings import ScanSettings
+from consentry.media.source import open_regular
+from consentry.settings import Limits, ScanSettings
 from consentry.signals.base import FrameConsumer, ItemContext, Signal
 from consentry.types import Frame, ItemReport, MediaInfo, MediaKind
 
@@ -58,7 +61,8 @@ class Analyser:
 
     def _analyse(self, path: Path, report: ItemReport) -> None:
         limits = self.settings.limits
-        with open(path, "rb") as fh:
+        # Every decoder reads this open file (or bytes read from it), never the name again.
+        with open_regular(path) as fh:
             head = fh.read(64)
             report.size = fh.seek(0, io.SEEK_END)
             if report.size == 0:
@@ -71,20 +75,21 @@ class Analyser:
             sniffed = sniff(head)
             keep = sniffed is not None and sniffed.kind is MediaKind.IMAGE
             data = _digest(fh, report, keep=keep and report.size <= MAX_IMAGE_FILE_BYTES)
-        if sniffed is None:
-            raise UnsupportedMedia(
-                "not a recognised image or video (identified by content, not by name)"
-            )
-        if sniffed.kind is MediaKind.IMAGE:
-            if data is None:
-                raise MediaError("image file is too large to decode", code="limit_exceeded")
-            img = image_media.open_image(data, sniffed.format, limits)
-            if sniffed.format == "gif" and image_media.frame_count(img) > 1:
-                self._analyse_video(path, "gif", report)  # animated GIFs are videos
-            else:
-                self._analyse_image(img, sniffed.format, report)
+            if sniffed is None:
+                raise UnsupportedMedia(
+                    "not a recognised image or video (identified by content, not by name)"
+                )
+            if sniffed.kind is MediaKind.VIDEO:
+                self._analyse_video(fh, sniffed.format, report)
+                return
+        if data is None:
+            raise MediaError("image file is too large to decode", code="limit_exceeded")
+        img = image_media.open_image(data, sniffed.format, limits)
+        if image_media.frame_count(img) > 1:
+            # Animated GIF/APNG/WebP and multi-page TIFF: every frame is analysed, as a video's.
+            self._analyse_video(img, sniffed.format, report)
         else:
-            self._analyse_video(path, sniffed.format, report)
+            self._analyse_image(img, sniffed.format, report)
 
     def _applicable(self, kind: MediaKind) -> list[Signal]:
         return [s for s in self.signals if kind in s.kinds]
@@ -106,21 +111,19 @@ class Analyser:
         if self.settings.thumbnails:
             report.thumbnail_jpeg = make_thumbnail(frame.rgb)
 
-    def _analyse_video(self, path: Path, fmt: str, report: ItemReport) -> None:
-        from consentry.media import video as video_media  # PyAV loads only when a video comes
-
+    def _analyse_video(self, source: BinaryIO | Any, fmt: str, report: ItemReport) -> None:
         limits = self.settings.limits
-        with video_media.open_video(path, fmt, limits) as (container, info):
+        with _frames(source, fmt, limits) as (info, frames):
             report.kind = MediaKind.VIDEO
             report.info = info
-            ctx = ItemContext(path, info, self.settings, report.results)
+            ctx = ItemContext(report.path, info, self.settings, report.results)
             consumers: list[tuple[Signal, FrameConsumer]] = [
                 (s, s.video_consumer(ctx)) for s in self._applicable(MediaKind.VIDEO)
             ]
             frames_seen = 0
             error: MediaError | None = None
             try:
-                for frame in video_media.iter_frames(container, info, limits):
+                for frame in frames:
                     frames_seen += 1
                     shared: dict[str, Any] = {}
                     for signal, consumer in consumers:
@@ -150,7 +153,20 @@ class Analyser:
                 report.fail(error.code, str(error))
 
 
-def _digest(fh: io.BufferedReader, report: ItemReport, *, keep: bool) -> bytes | None:
+@contextmanager
+def _frames(source: BinaryIO | Any, fmt: str, limits: Limits) -> Iterator[tuple[MediaInfo, Iterator[Any]]]:
+    """A video's frames decoded by FFmpeg from the open file, or an animated image's (a PIL
+    image) frames or pages, every one (``fps`` None: each signal samples every frame)."""
+    if isinstance(source, image_media.Image.Image):
+        yield image_media.animation_info(source, fmt, limits), image_media.iter_image_frames(source, limits)
+        return
+    from consentry.media import video as video_media  # PyAV loads only when a video comes
+
+    with video_media.open_video(source, fmt, limits) as (container, info):
+        yield info, video_media.iter_frames(container, info, limits)
+
+
+def _digest(fh: BinaryIO, report: ItemReport, *, keep: bool) -> bytes | None:
     md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
     fh.seek(0)
     chunks: list[bytes] = []
