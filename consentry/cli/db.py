@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from consentry.cli.common import common_options, emit, handle_errors, state
-from consentry.store.db import upgrade
 
 
 @click.group("db")
@@ -18,9 +17,8 @@ def command() -> None:
 @handle_errors
 def upgrade_cmd() -> None:
     """Create or migrate the database to the current schema."""
-    db = state().database()  # opening migrates
-    upgrade(db)
+    db = state().database()  # opening migrates (and fails with exit 2 if it cannot)
     if state().json:
-        emit({"status": "ok", "db": db.engine.url.render_as_string()})
+        emit({"status": "ok", "db": db.display_url})
     else:
-        click.echo(f"database is current: {db.engine.url.render_as_string()}")
+        click.echo(f"database is current: {db.display_url}")

@@ -10,7 +10,6 @@ from rich.table import Table
 
 from consentry.cli.common import common_options, emit, fail, handle_errors, state
 from consentry.store import scans as scan_store
-from consentry.store.tables.core import Scan
 
 
 @click.group("scans")
@@ -24,8 +23,7 @@ def command() -> None:
 @handle_errors
 def list_cmd(limit: int) -> None:
     """The most recent scans."""
-    with state().database().session() as session:
-        rows = [_scan_json(s) for s in scan_store.list_scans(session, limit)]
+    rows = [scan.as_json() for scan in scan_store.list_scans(state().database(), limit)]
     if state().json:
         for row in rows:
             emit(row)
@@ -43,17 +41,13 @@ def list_cmd(limit: int) -> None:
 @handle_errors
 def show_cmd(scan_id: int) -> None:
     """The stored result of every item of one scan (JSON Lines with --json)."""
-    with state().database().session() as session:
-        if session.get(Scan, scan_id) is None:
-            fail(f"no scan with id {scan_id}")
-        results = [item.result for item in scan_store.scan_items(session, scan_id)]
+    db = state().database()
+    if scan_store.get_scan(db, scan_id) is None:
+        fail(f"no scan with id {scan_id}")
+    results = [item.result for item in scan_store.scan_items(db, scan_id)]
     for result in results:
         if state().json:
             emit(result)
         else:
             sys.stdout.write(f"{result.get('status')}\t{result.get('kind')}\t{result.get('path')}\n")
 
-
-def _scan_json(scan: Scan) -> dict:
-    return {"scan_id": scan.id, "started_at": scan.started_at, "finished_at": scan.finished_at,
-            "n_items": scan.n_items, "n_errors": scan.n_errors, "n_flagged": scan.n_flagged}

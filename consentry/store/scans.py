@@ -3,14 +3,45 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from consentry import __version__
-from consentry.store.tables.core import Item, ItemHash, Scan, utcnow
+from consentry.store.db import Database
+from consentry.store.tables.core import Item, Scan, utcnow
 from consentry.types import ItemReport
+
+
+@dataclass(frozen=True)
+class ScanRecord:
+    """One stored scan, as the fronts see it."""
+
+    scan_id: int
+    started_at: datetime
+    finished_at: datetime | None
+    n_items: int
+    n_errors: int
+    n_flagged: int
+    settings: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"scan_id": self.scan_id, "started_at": self.started_at,
+                "finished_at": self.finished_at, "n_items": self.n_items,
+                "n_errors": self.n_errors, "n_flagged": self.n_flagged}
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """One stored item: its id and its full JSON result (docs/json-schema.md)."""
+
+    item_id: int
+    scan_id: int
+    path: str
+    result: dict[str, Any]
 
 
 def start_scan(session: Session, settings: dict[str, Any]) -> int:
@@ -21,7 +52,7 @@ def start_scan(session: Session, settings: dict[str, Any]) -> int:
 
 
 def insert_items(session: Session, scan_id: int, reports: Sequence[ItemReport]) -> None:
-    """Insert one row per report (and its hash rows) in one statement; sets ``item_id``."""
+    """Insert one row per report in one statement; sets ``item_id``."""
     rows = [{
         "scan_id": scan_id,
         "path": str(report.path),
@@ -36,12 +67,8 @@ def insert_items(session: Session, scan_id: int, reports: Sequence[ItemReport]) 
         "result": {},
     } for report in reports]
     ids = session.scalars(insert(Item).returning(Item.id, sort_by_parameter_order=True), rows).all()
-    hashes = []
     for report, item_id in zip(reports, ids, strict=True):
         report.item_id = item_id
-        hashes.extend(row | {"item_id": item_id} for row in _hash_rows(report))
-    if hashes:
-        session.execute(insert(ItemHash), hashes)
 
 
 def finish_items(session: Session, reports: Sequence[ItemReport]) -> None:
@@ -53,18 +80,6 @@ def finish_items(session: Session, reports: Sequence[ItemReport]) -> None:
     ])
 
 
-def _hash_rows(report: ItemReport) -> list[dict[str, Any]]:
-    fields = report.findings()
-    rows = []
-    if pdq := fields.get("pdq"):
-        rows.append({"signal": "pdq", "hash": pdq["hash"], "quality": pdq["quality"],
-                     "frame": None, "timestamp": None})
-    for frame in fields.get("vpdq") or []:
-        rows.append({"signal": "vpdq", "hash": frame["hash"], "quality": frame["quality"],
-                     "frame": frame["frame"], "timestamp": frame["timestamp"]})
-    return rows
-
-
 def finish_scan(session: Session, scan_id: int, n_items: int, n_errors: int, n_flagged: int) -> None:
     scan = session.get(Scan, scan_id)
     assert scan is not None
@@ -72,9 +87,27 @@ def finish_scan(session: Session, scan_id: int, n_items: int, n_errors: int, n_f
     scan.n_items, scan.n_errors, scan.n_flagged = n_items, n_errors, n_flagged
 
 
-def list_scans(session: Session, limit: int = 50) -> Sequence[Scan]:
-    return session.scalars(select(Scan).order_by(Scan.id.desc()).limit(limit)).all()
+def list_scans(db: Database, limit: int = 50) -> list[ScanRecord]:
+    """The most recent scans, newest first."""
+    with db.session() as session:
+        return [_scan_record(s) for s in
+                session.scalars(select(Scan).order_by(Scan.id.desc()).limit(limit))]
 
 
-def scan_items(session: Session, scan_id: int) -> Sequence[Item]:
-    return session.scalars(select(Item).where(Item.scan_id == scan_id).order_by(Item.id)).all()
+def get_scan(db: Database, scan_id: int) -> ScanRecord | None:
+    with db.session() as session:
+        scan = session.get(Scan, scan_id)
+        return _scan_record(scan) if scan is not None else None
+
+
+def scan_items(db: Database, scan_id: int) -> list[StoredItem]:
+    """The items of one scan in the order they were stored."""
+    with db.session() as session:
+        rows = session.execute(select(Item.id, Item.scan_id, Item.path, Item.result)
+                               .where(Item.scan_id == scan_id).order_by(Item.id))
+        return [StoredItem(row.id, row.scan_id, row.path, row.result) for row in rows]
+
+
+def _scan_record(scan: Scan) -> ScanRecord:
+    return ScanRecord(scan.id, scan.started_at, scan.finished_at, scan.n_items, scan.n_errors,
+                      scan.n_flagged, dict(scan.settings or {}))

@@ -1,4 +1,4 @@
-"""ORM tables of the core: scans, items, the hashes they produced, and the audit log.
+"""ORM tables of the core: scans, their items (each with its full JSON result), and the audit log.
 
 Other stages (banks, likeness registry, verdicts) add their own tables in their own
 modules and migrations; they all share ``Base``.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -58,24 +58,6 @@ class Item(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     scan: Mapped[Scan] = relationship(back_populates="items")
-    hashes: Mapped[list[ItemHash]] = relationship(back_populates="item", cascade="all, delete-orphan")
-
-
-class ItemHash(Base):
-    """Perceptual hashes of an item (one row per image or per sampled video frame)."""
-
-    __tablename__ = "item_hashes"
-    __table_args__ = (Index("ix_item_hashes_hash", "hash"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
-    signal: Mapped[str] = mapped_column(String(32))  # pdq, vpdq
-    hash: Mapped[str] = mapped_column(String(64))
-    quality: Mapped[int] = mapped_column(Integer)
-    frame: Mapped[int | None] = mapped_column(Integer)
-    timestamp: Mapped[float | None] = mapped_column(Float)
-
-    item: Mapped[Item] = relationship(back_populates="hashes")
 
 
 class AuditEntry(Base):

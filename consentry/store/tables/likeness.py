@@ -1,4 +1,4 @@
-"""Tables of the likeness registry (migration 0003_likeness)."""
+"""Tables of the likeness registry (migrations 0003_likeness, 0005_consent_method)."""
 
 from __future__ import annotations
 
@@ -34,12 +34,15 @@ class ConsentRecord(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(
         ForeignKey("likeness_persons.id", ondelete="CASCADE"), index=True)
-    attestation: Mapped[str] = mapped_column(Text)  # "who attested, how" in the operator's words
+    # How the consent was verified (consentry.match.likeness.consent.METHODS), and the
+    # operator's note on it; the operator who attested it is ``recorded_by`` (an OS account).
+    method: Mapped[str] = mapped_column(String(32), server_default="unrecorded")
+    attestation: Mapped[str] = mapped_column(Text)
     document_name: Mapped[str | None] = mapped_column(String(500))
     document_sha256: Mapped[str | None] = mapped_column(String(64))  # the document stays with the operator
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(200))
-    review_date: Mapped[date] = mapped_column(Date)
+    review_date: Mapped[date] = mapped_column(Date)  # the consent expires on this day
 
     person: Mapped[Person] = relationship(back_populates="consents")
 

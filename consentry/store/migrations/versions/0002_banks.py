@@ -16,6 +16,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    if sa.inspect(op.get_bind()).has_table("banks"):
+        return  # applied when this migration was a branch off 0001_core (see store.db)
     op.create_table(
         "banks",
         sa.Column("id", sa.Integer(), nullable=False),

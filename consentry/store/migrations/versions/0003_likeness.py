@@ -1,7 +1,7 @@
 """likeness registry: persons, consent records, face descriptors
 
 Revision ID: 0003_likeness
-Revises: 0001_core
+Revises: 0002_banks
 """
 
 from collections.abc import Sequence
@@ -10,12 +10,14 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_likeness"
-down_revision: str | Sequence[str] | None = "0001_core"
+down_revision: str | Sequence[str] | None = "0002_banks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    if sa.inspect(op.get_bind()).has_table("likeness_persons"):
+        return  # applied when this migration was a branch off 0001_core (see store.db)
     op.create_table(
         "likeness_persons",
         sa.Column("id", sa.Integer(), nullable=False),

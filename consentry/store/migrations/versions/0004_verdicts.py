@@ -1,7 +1,7 @@
 """verdicts: the policy's decision per item, with its reasons
 
 Revision ID: 0004_verdicts
-Revises: 0001_core
+Revises: 0003_likeness
 """
 
 from collections.abc import Sequence
@@ -10,12 +10,14 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_verdicts"
-down_revision: str | Sequence[str] | None = "0001_core"
+down_revision: str | Sequence[str] | None = "0003_likeness"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    if sa.inspect(op.get_bind()).has_table("verdicts"):
+        return  # applied when this migration was a branch off 0001_core (see store.db)
     op.create_table(
         "verdicts",
         sa.Column("id", sa.Integer(), nullable=False),
