@@ -18,6 +18,14 @@ class Limits:
     max_duration_s: float = 4 * 3600.0  # videos claiming more are refused before decoding
     max_decode_s: float = 300.0  # wall-clock budget for decoding one item
     max_frames: int = 200_000
+    # The worker watchdog (consentry.pipeline.workers): an item still running after this
+    # many seconds (a decoder stuck inside one frame) is killed and recorded as an error.
+    # 0 turns it off.
+    max_item_s: float = 600.0
+    # Address space of each worker process (RLIMIT_AS): one huge image fails alone with
+    # "out of memory" instead of taking the machine. 6 GiB leaves a 24 GB machine room for
+    # two workers and the main process; 0 = no cap.
+    max_worker_memory: int = 6 * 1024**3
 
 
 @dataclass(frozen=True)

@@ -204,6 +204,9 @@ def _corrupt_data_is_media_error() -> Iterator[None]:
         yield
     except MediaError:
         raise
+    except MemoryError:
+        raise LimitExceeded("ran out of memory decoding this image (over the worker memory cap: "
+                            "--max-worker-memory)") from None
     except Exception as exc:  # PIL raises many types for bad pixel data
         raise MediaError(f"image data is truncated or corrupt: {exc}", code="corrupt") from exc
 

@@ -7,6 +7,12 @@ to find the culprit. Here each worker holds a few items (``PREFETCH``; more at t
 and handles them in order, so when one dies the item it was on is known: that item is
 reported as a decoder crash, the others it held go back to the queue, and a fresh worker
 takes its place.
+
+The same bookkeeping makes the watchdog: the main process knows since when each worker has
+been on the item at the head of its queue, and a worker still on one item after
+``Limits.max_item_s`` (a FIFO, a decoder stuck inside one frame) is killed; that item is
+reported as ``timeout`` and the batch goes on. Each worker's address space is capped
+(``Limits.max_worker_memory``, RLIMIT_AS) so one huge image fails alone.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ import ctypes
 import gc
 import multiprocessing
 import os
+import resource
 import signal
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection, wait
@@ -47,9 +55,22 @@ def _die_with(parent: int) -> None:
         os._exit(0)
 
 
+def _cap_memory(limit: int) -> None:
+    """Cap this process's address space at ``limit`` bytes (0: no cap). Allocations past it
+    fail (MemoryError in Python, a failed malloc in a decoder) instead of swapping the
+    machine."""
+    if limit <= 0:
+        return
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 def _worker_main(conn: Connection, settings: ScanSettings, signal_classes: list[type[Signal]],
                  parent: int, siblings: list[Connection]) -> None:
     _die_with(parent)
+    _cap_memory(settings.limits.max_worker_memory)
     for sibling in siblings:  # the fork copied the main process's ends of the others' pipes
         sibling.close()
     # Ctrl-C is the main process's to handle: it stops the workers (no traceback from each).
@@ -84,6 +105,18 @@ class _Worker:
         child_conn.close()
         self.ready = False
         self.held: deque[tuple[int, Path]] = deque()  # sent, not yet answered, in order
+        # Since when the worker has been on ``held[0]``, as far as this process can tell
+        # (no earlier than it was sent, the worker was ready, and the one before answered):
+        # never earlier than the truth, so the watchdog can only be late, never early.
+        self.head_since: float | None = None
+
+    def note_head(self) -> None:
+        self.head_since = time.monotonic() if self.held and self.ready else None
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join()
+        self.conn.close()
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):  # already gone
@@ -147,6 +180,8 @@ class WorkerPool:
                     gave = True
                     continue
                 worker.held.append(task)
+                if len(worker.held) == 1:
+                    worker.note_head()
                 gave = True
             if not gave:
                 return
@@ -176,13 +211,59 @@ class WorkerPool:
         any came."""
         waiting = {w.conn: w for w in self._workers if w.held}
         deaths = {w.process.sentinel: w for w in waiting.values()}
+        overdue = self._until_overdue()
+        if overdue is not None:
+            timeout = overdue if timeout is None else min(timeout, overdue)
         ready = wait([*waiting, *deaths], timeout=timeout)
         for handle in ready:
             worker = waiting.get(handle) or deaths[handle]  # type: ignore[index]
             if worker in self._workers:
                 self._drain(worker, done)
+        killed = self._kill_overdue(done)
         self._fill()
-        return bool(ready)
+        return bool(ready) or killed
+
+    # -- the watchdog ---------------------------------------------------------------------
+
+    def _until_overdue(self) -> float | None:
+        """Seconds until the first worker's current item runs past the limit (None: no
+        limit, or nothing running)."""
+        limit = self._settings.limits.max_item_s
+        starts = [w.head_since for w in self._workers if w.held and w.head_since is not None]
+        if limit <= 0 or not starts:
+            return None
+        return max(0.0, min(starts) + limit - time.monotonic())
+
+    def _kill_overdue(self, done: dict[int, ItemReport]) -> bool:
+        limit = self._settings.limits.max_item_s
+        if limit <= 0:
+            return False
+        now = time.monotonic()
+        killed = False
+        for worker in list(self._workers):
+            if not worker.held or worker.head_since is None or now - worker.head_since < limit:
+                continue
+            self._drain(worker, done)  # an answer may have come just now
+            if worker not in self._workers or not worker.held or worker.head_since is None:
+                continue
+            if time.monotonic() - worker.head_since < limit:
+                continue
+            index, path = worker.held.popleft()
+            report = ItemReport(path=path)
+            report.fail("timeout", f"analysis took longer than {limit:g} s and was stopped "
+                        "(a stuck decoder or a file that never ends; raise --max-item-seconds "
+                        "to allow)")
+            done[index] = report
+            self._replace(worker)
+            killed = True
+        return killed
+
+    def _replace(self, worker: _Worker) -> None:
+        """Kill ``worker``, queue the items it still held again, start a fresh one."""
+        self._requeued.extendleft(reversed(worker.held))
+        worker.held.clear()
+        worker.kill()
+        self._workers[self._workers.index(worker)] = self._spawn()
 
     def _drain(self, worker: _Worker, done: dict[int, ItemReport]) -> None:
         try:
@@ -190,9 +271,11 @@ class WorkerPool:
                 message = worker.conn.recv()
                 if message == _READY:
                     worker.ready = True
+                    worker.note_head()
                     continue
                 index, report = message
                 worker.held.popleft()
+                worker.note_head()
                 done[index] = report
         except (EOFError, OSError):
             pass
@@ -205,15 +288,14 @@ class WorkerPool:
         if not worker.ready:
             raise WorkerStartError(
                 f"a worker process died while starting, before any item (exit code "
-                f"{worker.process.exitcode}); run with --workers 1 to see why")
+                f"{worker.process.exitcode}); run with --workers 1 to see why, or raise "
+                "--max-worker-memory")
         index, path = worker.held.popleft()
         report = ItemReport(path=path)
-        report.fail("decoder_crash", "the decoder crashed on this file (corrupt or hostile)")
+        report.fail("decoder_crash", "the decoder crashed on this file (corrupt or hostile, or "
+                    "over the worker memory cap)")
         done[index] = report
-        self._requeued.extendleft(reversed(worker.held))
-        worker.held.clear()
-        worker.stop()
-        self._workers[self._workers.index(worker)] = self._spawn()
+        self._replace(worker)
 
     def close(self) -> None:
         for worker in self._workers:

@@ -2,6 +2,10 @@
 
 ``tomllib`` gives no positions for values, so the loader finds the line of an offending key
 itself: it locates the ``[[rule]]`` header of the rule at fault and the key inside it.
+
+A policy file is input like any other: its size, its number of rules and its nesting are
+bounded, so a hostile or broken file is refused at once with a clear error, never a
+RecursionError or minutes of checking (docs/security.md).
 """
 
 from __future__ import annotations
@@ -24,6 +28,11 @@ TOP_KEYS = {"version", "name", "rule"}
 RULE_KEYS = {"id", "action", "priority", "message", "label", "when", "overrides"}
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _RULE_HEADER = re.compile(r"^\s*\[\[\s*rule\s*\]\]")
+# A real policy is a few kilobytes and tens of rules; these leave ample room.
+MAX_POLICY_CHARS = 1024 * 1024
+MAX_RULES = 1000
+MAX_LISTED = 50  # problems spelled out in the error; the count says how many in all
+MAX_ANY_DEPTH = 4  # 'any' inside 'any' ... (the checker's own limit, before recursing)
 
 
 class PolicyError(ConfigError):
@@ -40,6 +49,8 @@ def load_default() -> PolicySpec:
 
 def load_file(path: Path) -> PolicySpec:
     try:
+        if path.stat().st_size > 4 * MAX_POLICY_CHARS:  # UTF-8: at most 4 bytes a character
+            raise PolicyError(f"policy file {path} is over {MAX_POLICY_CHARS:,} characters")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PolicyError(f"policy file not found: {path}") from None
@@ -53,14 +64,22 @@ def load(path: Path | None) -> PolicySpec:
 
 
 def parse(text: str, *, source: str) -> PolicySpec:
+    if len(text) > MAX_POLICY_CHARS:
+        raise PolicyError(f"{source}: policy rejected: {len(text):,} characters, over the limit "
+                          f"of {MAX_POLICY_CHARS:,}")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise PolicyError(f"{source}: policy rejected: arrays or tables nested too deeply "
+                          "(a policy needs a few levels at most)") from None
     checker = _Checker(text, source)
     spec = checker.check(doc)
     if checker.errors:
-        listed = "\n  ".join(checker.errors)
+        listed = "\n  ".join(checker.errors[:MAX_LISTED])
+        if len(checker.errors) > MAX_LISTED:
+            listed += f"\n  ... and {len(checker.errors) - MAX_LISTED} more"
         raise PolicyError(f"{source}: policy rejected ({len(checker.errors)} problem(s)):\n  {listed}")
     assert spec is not None
     return spec
@@ -78,6 +97,7 @@ class _Checker:
         self.digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         self.errors: list[str] = []
         self.headers = [i for i, line in enumerate(self.lines) if _RULE_HEADER.match(line)]
+        self.header_index = {line: i for i, line in enumerate(self.headers)}
 
     # -- locating lines --------------------------------------------------------------------
     def _rule_span(self, index: int) -> tuple[int, int]:
@@ -120,6 +140,10 @@ class _Checker:
         raw_rules = doc.get("rule")
         if not isinstance(raw_rules, list) or not raw_rules:
             self.error(self.line_of("rule"), "a policy needs at least one [[rule]]")
+            return None
+        if len(raw_rules) > MAX_RULES:
+            self.error(self.line_of("rule"), f"{len(raw_rules):,} rules, over the limit of "
+                       f"{MAX_RULES:,} (a policy needs tens)")
             return None
         rules = [r for i, raw in enumerate(raw_rules) if (r := self.rule(i, raw)) is not None]
         self.cross_check(rules)
@@ -185,7 +209,7 @@ class _Checker:
         for key, value in raw.items():
             line = self.line_of(key, index)
             if key == "any":
-                if depth > 3:
+                if depth > MAX_ANY_DEPTH - 1:
                     self.error(line, f"{label}: 'any' nested too deeply")
                     ok = False
                     continue
@@ -222,7 +246,7 @@ class _Checker:
                            f"{seen[rule.id].line})")
             seen[rule.id] = rule
         for rule in rules:
-            index = self.headers.index(rule.line - 1) if rule.line - 1 in self.headers else None
+            index = self.header_index.get(rule.line - 1)
             line = self.line_of("overrides", index) if index is not None else rule.line
             for target in rule.overrides:
                 if target not in seen:

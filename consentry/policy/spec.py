@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from consentry.errors import ConfigError
 from consentry.policy.conditions import CONDITIONS, Outcome
 
 ACTIONS = ("allow", "label", "review", "block")  # in increasing severity
 PRIORITIES = ("low", "normal", "high")
+FLAGGING = ("review", "block")  # the actions that flag an item (exit code 1)
+
+
+class MissingSignalsError(ConfigError):
+    """The policy's block or review rules read signals the scan would not run: every item
+    would be allowed without being looked at. Exit code 2."""
+
+    code = "missing_signals"
 
 
 def severity(action: str) -> int:
@@ -119,6 +129,34 @@ class PolicySpec:
         for rule in self.rules:
             found |= rule.when.signals()
         return found
+
+    def required_signals(self) -> dict[str, list[str]]:
+        """The signals (and matchers) the block and review rules read: signal -> the ids of
+        the rules that need it. Label and allow rules are left out: without their signal they
+        cannot flag anything, so nothing is silently let through."""
+        needed: dict[str, list[str]] = {}
+        for rule in self.rules:
+            if rule.action in FLAGGING:
+                for signal in sorted(rule.when.signals()):
+                    needed.setdefault(signal, []).append(rule.id)
+        return needed
+
+    def check_signals(self, ran: Iterable[str], *, allow_missing: bool = False) -> list[str]:
+        """Raise MissingSignalsError when a block or review rule needs a signal that is not in
+        ``ran`` (the signals and matchers this scan runs), unless ``allow_missing``; return
+        the missing ones (empty when none)."""
+        ran = set(ran)
+        missing = {s: ids for s, ids in self.required_signals().items() if s not in ran}
+        if missing and not allow_missing:
+            listed = "; ".join(f"{signal} (rule{'s' if len(ids) > 1 else ''} "
+                               f"{', '.join(repr(i) for i in ids[:5])}"
+                               f"{f' and {len(ids) - 5} more' if len(ids) > 5 else ''})"
+                               for signal, ids in sorted(missing.items()))
+            raise MissingSignalsError(
+                f"policy {self.ref}: block/review rules need signals that will not run: "
+                f"{listed}. Run them (--signals), use a policy without those rules, or pass "
+                "--allow-missing-signals to scan anyway (those rules then never fire).")
+        return sorted(missing)
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "sha256": self.digest,

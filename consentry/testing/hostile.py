@@ -6,6 +6,7 @@ handy for checking a deployment by hand.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import zlib
@@ -13,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from consentry.testing.samples import synthetic_scene, write_video
 
@@ -91,3 +93,105 @@ def write_hostile_set(folder: Path) -> dict[str, Path]:
     cases["fifo"] = folder / "pipe.jpg"
     os.mkfifo(cases["fifo"])
     return cases
+
+
+# -- names FFmpeg would read as protocols ------------------------------------------------
+
+def protocol_names(other: str) -> list[str]:
+    """File names that FFmpeg, given a name, reads as a protocol: another file (``other``,
+    a name relative to the same folder), standard input, a slice of a file, the network."""
+    return [
+        f"concat:{other}|{other}",
+        "pipe:0",
+        f"subfile,,start,0,end,0,,:{other}",
+        "http:127.0.0.1:9",
+        f"file:{other}",
+        f"async:{other}",
+    ]
+
+
+def write_protocol_named(folder: Path, content: Path, other: str) -> list[Path]:
+    """Copies of the video ``content`` under each of ``protocol_names(other)`` in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = content.read_bytes()
+    out = []
+    for name in protocol_names(other):
+        path = folder / name
+        path.write_bytes(data)
+        out.append(path)
+    return out
+
+
+# -- names that are not text ----------------------------------------------------------------
+
+HOSTILE_NAME_BYTES = [
+    b"latin1-caf\xe9.png",  # not UTF-8
+    b"bad-\xff\xfe-bytes.png",
+    b"line\nbreak.png",
+    b"escape-\x1b[31mred\x1b[0m-\x1b]0;title\x07.png",  # colour and window-title sequences
+    b"carriage\rreturn.png",
+    b"back\\slash.png",
+]
+
+
+def write_hostile_names(folder: Path) -> list[Path]:
+    """Small PNGs whose names are not valid UTF-8 or hold newlines and terminal escapes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, raw in enumerate(HOSTILE_NAME_BYTES):
+        path = Path(os.fsdecode(os.fsencode(folder) + b"/" + raw))
+        synthetic_scene(40 + i, (96, 72)).save(path, format="PNG")
+        out.append(path)
+    return out
+
+
+# -- media that hides an image after its first frame -----------------------------------------
+
+ANIMATED_FORMATS = ("GIF", "PNG", "WEBP", "TIFF")
+
+
+def hide_in_frames(path: Path, hidden: Image.Image, fmt: str, *, position: int = 1,
+                   frames: int = 3) -> Path:
+    """An animated GIF/APNG/WebP or multi-page TIFF whose frame (page) ``position`` is
+    ``hidden`` and whose other frames are unrelated scenes."""
+    size = hidden.size
+    images = [synthetic_scene(70 + i, size) for i in range(frames)]
+    images[position] = hidden.convert("RGB")
+    options: dict[str, object] = {"save_all": True, "append_images": images[1:]}
+    if fmt in ("GIF", "PNG", "WEBP"):
+        options |= {"duration": 300, "loop": 0}
+    if fmt == "WEBP":
+        options |= {"quality": 95}
+    images[0].save(path, format=fmt, **options)
+    return path
+
+
+# -- sizes declared without the data ----------------------------------------------------------
+
+def jpeg_claiming_size(path: Path, width: int = 9000, height: int = 9000) -> Path:
+    """A small real JPEG whose frame header is rewritten to declare ``width`` x ``height``."""
+    buf = io.BytesIO()
+    synthetic_scene(5, (64, 48)).save(buf, format="JPEG", quality=80)
+    data = bytearray(buf.getvalue())
+    at = data.find(b"\xff\xc0")  # baseline SOF0: length(2) precision(1) height(2) width(2)
+    data[at + 5 : at + 9] = struct.pack(">HH", height, width)
+    path.write_bytes(bytes(data))
+    return path
+
+
+# -- policy files ---------------------------------------------------------------------------
+
+def deep_policy(depth: int = 5000) -> str:
+    """A policy whose ``when`` nests ``any`` ``depth`` levels deep (inline tables)."""
+    inner = '{bank = ["ncii"]}'
+    for _ in range(depth):
+        inner = "{any = [" + inner + "]}"
+    return (f'version = 1\n[[rule]]\nid = "deep"\naction = "block"\nmessage = "deep"\n'
+            f"when = {inner}\n")
+
+
+def many_rules_policy(rules: int = 100_000) -> str:
+    head = "version = 1\n"
+    body = "".join(f'[[rule]]\nid = "r{i}"\naction = "review"\nmessage = "m"\n'
+                   f'when = {{bank = ["ncii"]}}\n' for i in range(rules))
+    return head + body
