@@ -28,6 +28,7 @@ from consentry.settings import ScanSettings
 from consentry.signals.faces.embed import embed_chips
 from consentry.signals.faces.finder import FaceFinder, downscale
 from consentry.signals.faces.signal import FacesSignal
+from consentry.signals.options import FacesOptions
 from consentry.testing.faces import group_photo, real_crops, save_png
 from consentry.types import Frame
 
@@ -105,7 +106,7 @@ def bench_video(tmp: Path) -> None:
     clip = make_clip(tmp / "clip60.mp4")
     print(f"made the 60 s 1280x720 clip in {time.perf_counter() - started:.0f} s "
           f"({clip.stat().st_size / 1e6:.1f} MB)")
-    analyser = Analyser(ScanSettings(faces_fps=2.0), [FacesSignal])
+    analyser = Analyser(ScanSettings(options=(FacesOptions(faces_fps=2.0),)), [FacesSignal])
     cpu0, started = cpu_seconds(), time.perf_counter()
     report = analyser.analyse(clip)
     wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu0

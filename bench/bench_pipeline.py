@@ -29,7 +29,7 @@ from PIL import Image
 from bench.bench_faces import DEV, cpu_seconds, make_clip
 from consentry.match.matchers import matcher_classes
 from consentry.pipeline.analysis import Analyser
-from consentry.pipeline.scan import finalise
+from consentry.pipeline.decision import decide_batch
 from consentry.policy.engine import RulesPolicy
 from consentry.settings import ScanSettings
 from consentry.signals import catalog as registry
@@ -83,15 +83,21 @@ def enrol_someone(db: Database, tmp: Path) -> bool:
         from consentry.match.likeness.service import enrol
     except ImportError:
         return False
+    from datetime import date, timedelta
+
+    from consentry.cli.person import analyse_photos
     from consentry.errors import ConfigError
+    from consentry.match.likeness.consent import ConsentRequest
+
+    consent = ConsentRequest("in-person", "benchmark: a DFDC actor who consented to research use",
+                             date.today() + timedelta(days=30))
 
     portrait = tmp / "enrol.png"
     for offset in range(40, 60):  # the first crop whose face the enrolment accepts
         Image.fromarray(group_photo(real_crops(DEV, 1, offset=offset), size=(640, 480))).save(portrait)
         try:
-            with db.session() as session:
-                enrol(session, name="bench person", attestation="benchmark: DFDC consenting actor",
-                      photos=[portrait], actor="bench")
+            enrol(db, name="bench person", consent=consent, photos=analyse_photos([portrait]),
+                  actor="bench")
             return True
         except ConfigError:
             continue
@@ -119,7 +125,7 @@ def run_item(path: Path, analyser: Analyser, db: Database, scan_id: int, matcher
     cpu0, started = cpu_seconds(), time.perf_counter()
     report = analyser.analyse(path)
     analysed = time.perf_counter()
-    finalise(report, db, scan_id, matchers, policy)
+    decide_batch([report], db, scan_id, matchers, policy)
     spent["match+policy+store"] += time.perf_counter() - analysed
     return time.perf_counter() - started, cpu_seconds() - cpu0, report
 

@@ -13,13 +13,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from consentry.cli.person import analyse_photos
 from consentry.match.likeness.index import LikenessIndex
 from consentry.match.likeness.matcher import THRESHOLD
-from consentry.match.likeness.service import read_photo_face
+from consentry.match.likeness.service import one_face
 from consentry.pipeline.analysis import Analyser
 from consentry.settings import ScanSettings
 from consentry.signals.faces.embed import embed_chips
 from consentry.signals.faces.signal import FacesSignal
+from consentry.signals.options import FacesOptions
 from consentry.testing.faces import save_png, video_frame
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,12 +43,12 @@ def main() -> None:
     args = parser.parse_args()
     import tempfile
 
-    analyser = Analyser(ScanSettings(faces_fps=args.fps), [FacesSignal])
+    analyser = Analyser(ScanSettings(options=(FacesOptions(faces_fps=args.fps),)), [FacesSignal])
     print(f"threshold {THRESHOLD}, faces sampled at {args.fps}/s")
     with tempfile.TemporaryDirectory() as tmp:
         for (who, source, frame), videos in CASES.items():
             photo = save_png(video_frame(source, frame), Path(tmp) / f"{who}.png")
-            enrolled = read_photo_face(photo).vector[None, :]
+            enrolled = embed_chips([one_face(analyse_photos([photo])[0]).chip])
             index = LikenessIndex(enrolled, __import__("numpy").array([1]), {1: who})
             for video, expected in videos:
                 report = analyser.analyse(video)

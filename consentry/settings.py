@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 DB_ENV = "CONSENTRY_DB"
 
@@ -28,17 +29,26 @@ class Limits:
     max_worker_memory: int = 6 * 1024**3
 
 
+OptionsT = TypeVar("OptionsT")
+
+
 @dataclass(frozen=True)
 class ScanSettings:
+    """What every signal of a scan shares. Each signal's own options are instances of its
+    options dataclass (consentry.signals.options) in ``options``; a signal whose options are
+    not given runs with its defaults."""
+
     limits: Limits = field(default_factory=Limits)
-    video_fps: float | None = 1.0  # vPDQ sampling rate; None = every frame
-    faces_fps: float = 2.0  # video frames per second the faces signal (and its readers) sample
-    faces_min_size: float = 64.0  # faces narrower than this (pixels) are reported, not matched
-    sexual_fps: float = 1.0  # video frames per second scored for sexual content
-    dihedral: bool = False
     signals: tuple[str, ...] | None = None  # None = every installed signal
+    options: tuple[Any, ...] = ()
     fast_jpeg: bool = True  # PIL draft decode for hashing large JPEGs (see docs/performance.md)
     thumbnails: bool = False  # only made when a report is asked for
+
+    def options_for(self, cls: type[OptionsT]) -> OptionsT:
+        for given in self.options:
+            if type(given) is cls:
+                return given
+        return cls()
 
 
 def default_db_url() -> str:

@@ -40,8 +40,10 @@ def batch(tmp_path: Path) -> tuple[Path, dict[str, Path], list[Path]]:
 
 def test_each_bad_item_is_reported_and_the_batch_goes_on(run_cli, sqlite_url, batch) -> None:
     folder, cases, good = batch
-    missing = folder / "does-not-exist.jpg"
-    result = run_cli("scan", "--json", str(folder), str(missing), timeout=120)
+    missing = folder / "no-such-folder" / "does-not-exist.jpg"  # inside: a broken link
+    missing.parent.mkdir()
+    missing.symlink_to(folder / "gone.jpg")
+    result = run_cli("scan", "--json", str(folder), timeout=120)
 
     assert result.code == 3, result.stderr  # some items unreadable, the rest done
     by_path = {Path(line["path"]): line for line in result.lines}
@@ -69,8 +71,9 @@ def test_human_output_gives_one_line_per_bad_item(run_cli, batch) -> None:
     folder, cases, _good = batch
     result = run_cli("scan", str(folder), timeout=120)
     assert result.code == 3
-    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error ")]
-    assert len(error_lines) == len(cases), result.stderr
+    # what was found goes to stdout, one line each (progress, on a terminal only, to stderr)
+    error_lines = [line for line in result.stdout.splitlines() if line.startswith("error ")]
+    assert len(error_lines) == len(cases), result.stdout
 
 
 def test_limits_are_configurable(run_cli, tmp_path: Path) -> None:

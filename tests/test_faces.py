@@ -19,6 +19,7 @@ from consentry.signals.faces import dlib_files
 from consentry.signals.faces.quality import pose
 from consentry.signals.faces.signal import FacesSignal, faces_sampler
 from consentry.signals.faces.tracking import Tracker
+from consentry.signals.options import FacesOptions
 from consentry.testing.faces import group_photo, real_crops, save_png
 from consentry.types import Frame, ItemStatus, SignalResult
 from tests.conftest import DEEPFAKE_DEV, THREATEXCHANGE, need
@@ -86,7 +87,8 @@ def test_small_faces_are_reported_but_not_matchable(tmp_path: Path) -> None:
     photo = save_png(group_photo(_real_crops(1), size=(640, 360), face_px=100), tmp_path / "small.png")
     faces = Analyser(ScanSettings(), [FacesSignal]).analyse(photo).as_json()["faces"]
     assert len(faces) == 1 and faces[0]["matchable"]
-    stricter = ScanSettings(faces_min_size=faces[0]["size"] + 1)  # scan --min-face-size
+    # scan --min-face-size
+    stricter = ScanSettings(options=(FacesOptions(min_face_size=faces[0]["size"] + 1),))
     report = Analyser(stricter, [FacesSignal]).analyse(photo)
     faces = report.as_json()["faces"]
     assert len(faces) == 1 and faces[0]["matchable"] is False
@@ -124,7 +126,7 @@ class _SeesFaces(Signal):
 def test_video_tracks_and_shared_faces_per_frame() -> None:
     need(VIDEO_253)
     _SeesFaces.seen.clear()
-    report = _scan_one(VIDEO_253, ScanSettings(faces_fps=1.0), extra=[_SeesFaces])
+    report = _scan_one(VIDEO_253, ScanSettings(options=(FacesOptions(faces_fps=1.0),)), extra=[_SeesFaces])
     faces = report.as_json()["faces"]
     # 253 is one person in two shots (a cut near 12.5 s): two tracks, each many frames long.
     assert 1 <= len(faces) <= 3

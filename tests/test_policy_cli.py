@@ -96,7 +96,7 @@ def test_review_verdict_sets_exit_1_and_is_stored(run_cli, tmp_path: Path, sqlit
     # a person at a terminal sees the action, its priority and the reason
     shown = run_cli("scan", str(image), "--signals", "provenance", "--policy", str(policy))
     assert shown.code == 1
-    seen = " ".join(shown.stderr.split())  # rich wraps lines to the terminal width
+    seen = shown.stdout  # one unwrapped line per flagged item
     assert "review (low priority)" in seen and "No Content Credentials: C2PA manifest is absent" in seen
     # the default policy does not flag a neutral image with no findings
     result = run_cli("scan", str(image), "--signals", "hash", "--json")

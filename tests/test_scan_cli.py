@@ -134,3 +134,35 @@ def test_report_escapes_hostile_file_names(run_cli, tmp_path: Path) -> None:
     run_cli("scan", "--report", str(report), str(evil))
     html = report.read_text()
     assert "<img src=x" not in html and "&lt;img src=x" in html
+
+
+def test_a_missing_path_is_a_usage_error_and_stores_nothing(run_cli, sqlite_url, media: Path) -> None:
+    result = run_cli("scan", str(media), str(media / "typo.jpg"))
+    assert result.code == 2 and "no such file or folder" in result.stderr
+    assert "typo.jpg" in result.stderr
+    db = open_database(sqlite_url)
+    with db.session() as session:
+        assert session.scalars(select(Scan)).all() == []
+
+
+def test_an_empty_folder_says_so(run_cli, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = run_cli("scan", str(tmp_path / "empty"))
+    assert result.code == 0 and "nothing to scan" in result.stderr
+
+
+def test_piped_human_output_is_one_unwrapped_line_per_item(run_cli, tmp_path: Path) -> None:
+    folder = tmp_path / ("a-very-long-folder-name-" * 6)
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not media")
+    result = run_cli("scan", str(folder))
+    assert result.code == 3
+    lines = [line for line in result.stdout.splitlines() if line.startswith("error ")]
+    assert len(lines) == 1 and str(folder / "notes.txt") in lines[0]  # not hard-wrapped
+    assert "scanning" not in result.stderr  # no progress bar outside a terminal
+
+
+def test_json_lines_carry_the_scan_id(run_cli, media: Path) -> None:
+    result = run_cli("scan", "--json", "--signals", "hash", str(media))
+    scan_ids = {line["scan_id"] for line in result.lines}
+    assert len(scan_ids) == 1 and isinstance(scan_ids.pop(), int)

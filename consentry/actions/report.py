@@ -7,8 +7,12 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from consentry import __version__
 from consentry.actions.protect import protect
@@ -17,7 +21,7 @@ from consentry.types import ItemReport, ItemStatus
 
 # The findings column of each row, in this order: one renderer per stage, each returning an
 # escaped HTML fragment (empty when its stage found nothing on the item).
-SECTIONS: tuple[Callable[[ItemReport], str], ...] = (
+SECTIONS: tuple[Callable[[ReportItem], str], ...] = (
     verdict.render_verdict,
     banks.render_matches,
     faces.render_faces,
@@ -37,14 +41,35 @@ img.thumb{max-width:160px;max-height:160px;border-radius:4px}code{font-size:12px
 """
 
 
-def write_report(path: Path, reports: list[ItemReport], scan_id: int, *, blur: bool = True) -> None:
-    path.write_text(render(reports, scan_id, blur=blur), encoding="utf-8")
+@dataclass(frozen=True)
+class ReportItem:
+    """One row of the report: the item's JSON (as stored) and, for a live scan, the evidence
+    that only ever stays in memory (a preview, the most suspicious face and its heatmap)."""
+
+    data: dict[str, Any]
+    thumbnail_jpeg: bytes | None = None
+    face_jpeg: bytes | None = None
+    face_heatmap: np.ndarray | None = None
+    face_where: str = ""
+
+    @classmethod
+    def from_report(cls, report: ItemReport) -> ReportItem:
+        result = report.results.get("manipulation")
+        face = getattr(result, "payload", None)
+        if face is None or not getattr(face, "worst_crop_jpeg", None) or face.heatmap is None:
+            return cls(report.as_json(), report.thumbnail_jpeg)
+        where = f"track {face.worst.get('track')} at {face.worst.get('t', 0):.1f}s"
+        return cls(report.as_json(), report.thumbnail_jpeg, face.worst_crop_jpeg, face.heatmap, where)
 
 
-def render(reports: list[ItemReport], scan_id: int, *, blur: bool = True) -> str:
-    n_err = sum(r.status is ItemStatus.ERROR for r in reports)
-    n_flag = sum(r.flagged for r in reports)
-    rows = "\n".join(_row(r, blur) for r in reports)
+def write_report(path: Path, items: list[ReportItem], scan_id: int, *, blur: bool = True) -> None:
+    path.write_text(render(items, scan_id, blur=blur), encoding="utf-8")
+
+
+def render(items: list[ReportItem], scan_id: int, *, blur: bool = True) -> str:
+    n_err = sum(i.data.get("status") == ItemStatus.ERROR.value for i in items)
+    n_flag = sum(bool(i.data.get("flagged")) for i in items)
+    rows = "\n".join(_row(i, blur) for i in items)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     note = "Thumbnails are blurred and greyscale." if blur else "Thumbnails are NOT blurred."
     return f"""<!doctype html>
@@ -52,7 +77,7 @@ def render(reports: list[ItemReport], scan_id: int, *, blur: bool = True) -> str
 <meta http-equiv="Content-Security-Policy" content="{_CSP}">
 <style>{_CSS}</style></head><body>
 <h1>Consentry scan {scan_id}</h1>
-<p class="summary"><span>{len(reports)} items</span><span>{n_err} could not be read</span>
+<p class="summary"><span>{len(items)} items</span><span>{n_err} could not be read</span>
 <span>{n_flag} flagged</span><span>{stamp}</span><span>consentry {__version__}</span></p>
 <p>{note}</p>
 <table><thead><tr><th>preview</th><th>item</th><th>hashes</th><th>findings</th></tr></thead>
@@ -62,27 +87,28 @@ def render(reports: list[ItemReport], scan_id: int, *, blur: bool = True) -> str
 """
 
 
-def _row(report: ItemReport, blur: bool) -> str:
-    data = report.as_json()
+def _row(item: ReportItem, blur: bool) -> str:
+    data = item.data
     thumb = ""
-    if report.thumbnail_jpeg:
-        b64 = base64.b64encode(protect(report.thumbnail_jpeg, blur=blur)).decode()
+    if item.thumbnail_jpeg:
+        b64 = base64.b64encode(protect(item.thumbnail_jpeg, blur=blur)).decode()
         thumb = f'<img class="thumb" alt="preview" src="data:image/jpeg;base64,{b64}">'
-    css = "error" if report.status is ItemStatus.ERROR else ("flagged" if report.flagged else "")
+    css = ("error" if data.get("status") == ItemStatus.ERROR.value
+           else ("flagged" if data.get("flagged") else ""))
     media = data.get("media") or {}
-    desc = [f"<b>{html.escape(str(report.path))}</b>",
+    desc = [f"<b>{html.escape(str(data.get('path')))}</b>",
             f"{html.escape(str(data.get('kind') or '?'))} · {html.escape(data['status'])}"]
     if media:
         desc.append(html.escape(f"{media.get('container')} {media.get('width')}x{media.get('height')}"
                                 + (f" {media['duration']:.1f}s" if media.get("duration") else "")))
-    if report.error:
-        desc.append(f'<span class="error">{html.escape(report.error)}</span>')
-    hashes = [f"md5 <code>{report.md5}</code>" if report.md5 else ""]
+    if data.get("error"):
+        desc.append(f'<span class="error">{html.escape(str(data["error"]))}</span>')
+    hashes = [f"md5 <code>{data['md5']}</code>" if data.get("md5") else ""]
     if pdq := data.get("pdq"):
         hashes.append(f"pdq <code>{pdq['hash']}</code> q{pdq['quality']}")
     if vpdq := data.get("vpdq"):
         hashes.append(f"vpdq: {len(vpdq)} frames")
-    sections = "".join(section(report) for section in SECTIONS)
+    sections = "".join(section(item) for section in SECTIONS)
     return (f'<tr class="{css}"><td>{thumb}</td><td>{"<br>".join(desc)}</td>'
             f'<td>{"<br>".join(h for h in hashes if h)}</td><td>{sections}</td></tr>')
 

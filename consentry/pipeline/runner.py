@@ -30,10 +30,11 @@ class Analysis:
     def __init__(self, paths: Iterable[Path], settings: ScanSettings, workers: int,
                  signal_classes: list[type[Signal]] | None = None) -> None:
         self.settings = settings
+        self.paths = list(paths)
         self.signal_classes = signal_classes or registry.resolve(settings.signals)
         self.problems: list[ItemReport] = []
         self.files: list[Path] = []
-        for entry in walk(list(paths)):
+        for entry in walk(self.paths):
             if entry.problem is None:
                 self.files.append(entry.path)
             else:
@@ -45,6 +46,11 @@ class Analysis:
         self._pool = (WorkerPool(self.files, settings, self.signal_classes,
                                  min(workers, len(self.files)))
                       if workers > 1 and self.files else None)
+
+    @property
+    def total(self) -> int:
+        """How many items ``reports`` will yield (known once the walk is done, at start)."""
+        return len(self.problems) + len(self.files)
 
     def reports(self, on_wait: Callable[[], None] | None = None) -> Iterator[ItemReport]:
         """``on_wait`` runs when the next report keeps the caller waiting (a moment to

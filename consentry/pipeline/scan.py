@@ -1,39 +1,30 @@
-"""``scan``: walk paths, analyse each item, match, decide and store it. The CLI, the HTTP
-service and the batch runner all call ``run_scan``.
+"""The one entry point every front calls: ``Pipeline(db).scan(sources, sinks, settings)``.
+
+Analysis (decode once, run the signals) runs in worker processes started by ``Pipeline.analyse``
+before the database is even opened, so a front can start them first and open the database
+meanwhile (the CLI does). Decisions (match, policy, store) run here, in batches; each stored
+item then goes to every sink (JSON Lines, the HTML report, a terminal, webhooks).
 """
 
 from __future__ import annotations
 
+import signal
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
-from consentry.match.base import Matcher
+from consentry.actions.sinks import Sink
 from consentry.match.matchers import matcher_classes
-from consentry.pipeline.runner import Analysis
+from consentry.pipeline.decision import decide_batch
+from consentry.pipeline.runner import Analysis, default_workers
 from consentry.policy.base import Policy
 from consentry.policy.engine import RulesPolicy
 from consentry.settings import ScanSettings
 from consentry.store import scans as scan_store
 from consentry.store.db import Database
-from consentry.store.tables.verdicts import record_verdicts
-from consentry.types import ItemReport, ItemStatus
-
-
-@dataclass
-class ScanSummary:
-    scan_id: int
-    n_items: int = 0
-    n_errors: int = 0
-    n_flagged: int = 0
-
-    @property
-    def exit_code(self) -> int:
-        if self.n_flagged:
-            return 1
-        return 3 if self.n_errors else 0
-
+from consentry.types import ItemReport, ItemStatus, ScanSummary
 
 # Items are stored in batches: one transaction per batch instead of per item is what lets
 # the main process keep up with the workers. A batch is written when it is full, when it
@@ -42,80 +33,100 @@ BATCH_ITEMS = 64
 BATCH_SECONDS = 0.5
 
 
-def run_scan(
-    paths: list[Path],
-    settings: ScanSettings,
-    db: Database,
-    *,
-    workers: int = 1,
-    policy: Policy | None = None,
-    on_item: Callable[[ItemReport], None] | None = None,
-    on_batch: Callable[[], None] | None = None,
-    analysis: Analysis | None = None,
-) -> ScanSummary:
-    """Scan ``paths`` into ``db``. ``on_item`` sees each report once it is stored;
-    ``on_batch`` runs after each stored batch (e.g. to flush output). ``analysis`` is one
-    the caller already started on the same paths and settings (its workers then hash while
-    the caller opens the database)."""
-    policy = policy or RulesPolicy.from_file()  # the shipped default policy
-    if analysis is None:
-        analysis = Analysis(paths, settings, workers)
-    signal_classes = analysis.signal_classes
-    matchers = [m for cls in matcher_classes() if (m := cls.load(db)) is not None]
-    run_settings = asdict(settings) | {"signals": [c.name for c in signal_classes],
-                                       "paths": [str(p) for p in paths],
-                                       "policy": getattr(getattr(policy, "spec", None), "ref", None)}
-    with db.session() as session:
-        scan_id = scan_store.start_scan(session, run_settings)
-    summary = ScanSummary(scan_id)
-    batch: list[ItemReport] = []
-    batch_started = 0.0
+class Pipeline:
+    """Scans into one database with one policy (the shipped default unless given)."""
 
-    def store_batch() -> None:
-        if not batch:
-            return
-        finalise_batch(batch, db, scan_id, matchers, policy)
-        for report in batch:
-            summary.n_items += 1
-            summary.n_errors += report.status is ItemStatus.ERROR
-            summary.n_flagged += report.flagged
-            if on_item:
-                on_item(report)
-        batch.clear()
-        if on_batch:
-            on_batch()
+    def __init__(self, db: Database, policy: Policy | None = None) -> None:
+        self.db = db
+        self.policy = policy or RulesPolicy.from_file()
+
+    @staticmethod
+    def analyse(paths: Sequence[Path], settings: ScanSettings, workers: int | None = None) -> Analysis:
+        """Start analysing ``paths`` now (worker processes, no database)."""
+        return Analysis(list(paths), settings, workers or default_workers())
+
+    def scan(self, sources: Sequence[Path] | Analysis, sinks: Sequence[Sink] = (),
+             settings: ScanSettings | None = None, *, workers: int | None = None) -> ScanSummary:
+        """Analyse, match, decide and store every item of ``sources`` (paths, or an analysis
+        already started on them), handing each stored item to ``sinks``. An interruption
+        (Ctrl-C, SIGTERM) keeps what was stored, marks the scan interrupted and re-raises."""
+        if isinstance(sources, Analysis):
+            analysis = sources
+        else:
+            analysis = self.analyse(sources, settings or ScanSettings(), workers)
+        try:
+            return self._scan(analysis, sinks)
+        finally:
+            analysis.close()
+
+    def _scan(self, analysis: Analysis, sinks: Sequence[Sink]) -> ScanSummary:
+        matchers = [m for cls in matcher_classes() if (m := cls.load(self.db)) is not None]
+        settings = analysis.settings
+        run_settings: dict[str, object] = {
+            "limits": asdict(settings.limits), "fast_jpeg": settings.fast_jpeg,
+            "thumbnails": settings.thumbnails,
+            "signals": [c.name for c in analysis.signal_classes],
+            "paths": [str(p) for p in analysis.paths],
+            "policy": getattr(getattr(self.policy, "spec", None), "ref", None)}
+        for cls in analysis.signal_classes:  # each signal's options (their names are unique)
+            run_settings.update(asdict(cls.options(settings)))
+        with self.db.session() as session:
+            scan_id = scan_store.start_scan(session, run_settings)
+        summary = ScanSummary(scan_id)
+        for sink in sinks:
+            sink.start(scan_id, analysis.total)
+        batch: list[ItemReport] = []
+        batch_started = 0.0
+
+        def store_batch() -> None:
+            if not batch:
+                return
+            decide_batch(batch, self.db, scan_id, matchers, self.policy)
+            for report in batch:
+                summary.n_items += 1
+                summary.n_errors += report.status is ItemStatus.ERROR
+                summary.n_flagged += report.flagged
+                for sink in sinks:
+                    sink.item(report)
+            batch.clear()
+            for sink in sinks:
+                sink.flush()
+
+        try:
+            with _sigterm_as_interrupt():
+                for report in analysis.reports(on_wait=store_batch):
+                    if not batch:
+                        batch_started = time.monotonic()
+                    batch.append(report)
+                    if len(batch) >= BATCH_ITEMS or time.monotonic() - batch_started >= BATCH_SECONDS:
+                        store_batch()
+                store_batch()
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            raise
+        finally:
+            with self.db.session() as session:
+                scan_store.finish_scan(session, scan_id, summary.n_items, summary.n_errors,
+                                       summary.n_flagged)
+            for sink in sinks:
+                sink.finish(summary)
+        return summary
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a service manager stopping us) ends a scan as Ctrl-C does: what was stored
+    stays stored and the scan is closed, instead of dying mid-batch."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
 
     try:
-        for report in analysis.reports(on_wait=store_batch):
-            if not batch:
-                batch_started = time.monotonic()
-            batch.append(report)
-            if len(batch) >= BATCH_ITEMS or time.monotonic() - batch_started >= BATCH_SECONDS:
-                store_batch()
-        store_batch()
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (a service's worker thread): leave it alone
+        yield
+        return
+    try:
+        yield
     finally:
-        analysis.close()
-    with db.session() as session:
-        scan_store.finish_scan(session, scan_id, summary.n_items, summary.n_errors,
-                               summary.n_flagged)
-    return summary
-
-
-def finalise_batch(reports: list[ItemReport], db: Database, scan_id: int,
-                   matchers: list[Matcher], policy: Policy) -> None:
-    """Store, match and decide a batch of analysed items in one transaction."""
-    with db.session() as session:
-        scan_store.insert_items(session, scan_id, reports)
-        for report in reports:
-            if report.status is ItemStatus.OK or report.results:
-                for matcher in matchers:
-                    if not matcher.inputs or any(i in report.results for i in matcher.inputs):
-                        matcher.match(report, session)
-            policy.decide(report)
-        record_verdicts(session, reports)
-        scan_store.finish_items(session, reports)
-
-
-def finalise(report: ItemReport, db: Database, scan_id: int, matchers: list[Matcher],
-             policy: Policy) -> None:
-    finalise_batch([report], db, scan_id, matchers, policy)
+        signal.signal(signal.SIGTERM, previous)

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from consentry.settings import ScanSettings
+from consentry.signals.conditions import Condition
+from consentry.signals.options import NoOptions
 from consentry.types import Frame, MediaInfo, MediaKind, SignalOutput, SignalResult
 
 
@@ -73,6 +75,15 @@ class Signal(ABC):
     # True when the signal reads only brightness on images (``Frame.luma``): when every
     # signal that runs says so, a JPEG is decoded to its Y plane alone, skipping colour.
     luma_only: ClassVar[bool] = False
+    # The signal's options dataclass (consentry.signals.options); the CLI derives flags from it.
+    Options: ClassVar[type] = NoOptions
+    # The policy conditions this signal offers on its own JSON (consentry.signals.conditions).
+    conditions: ClassVar[tuple[Condition, ...]] = ()
+
+    @classmethod
+    def options(cls, settings: ScanSettings) -> Any:
+        """This signal's options in ``settings`` (its defaults when they were not given)."""
+        return settings.options_for(cls.Options)
 
     @classmethod
     def available(cls) -> str | None:

@@ -20,7 +20,9 @@ from typing import Any
 
 from consentry.errors import SignalError
 from consentry.signals.base import EveryNthFrame, FrameConsumer, ItemContext, SampledFrame, Signal
+from consentry.signals.conditions import Condition, is_score, score_at_least
 from consentry.signals.nudenet_model import BodyRegionDetector, Detection, model_path
+from consentry.signals.options import SexualOptions
 from consentry.types import Frame, SignalResult
 
 EXPLICIT = frozenset({"FEMALE_GENITALIA_EXPOSED", "MALE_GENITALIA_EXPOSED", "ANUS_EXPOSED",
@@ -58,6 +60,9 @@ def summarise(regions: list[dict[str, Any]], score: float, **extra: Any) -> dict
 
 class SexualSignal(Signal):
     name = "sexual"
+    Options = SexualOptions
+    conditions = (Condition("sexual", "sexual", "sexual", "score threshold in (0, 1]", is_score,
+                            score_at_least("sexual", "sexual-content")),)
     version = "1"
     description = "sexual-content score from body-region detection (NudeNet ONNX, AGPL extra)"
 
@@ -92,7 +97,7 @@ class _SexualConsumer(FrameConsumer):
     def __init__(self, signal: SexualSignal, ctx: ItemContext) -> None:
         self.signal = signal
         self.width = ctx.info.width
-        self.sampler = EveryNthFrame(ctx.info.fps, getattr(ctx.settings, "sexual_fps", 1.0))
+        self.sampler = EveryNthFrame(ctx.info.fps, SexualSignal.options(ctx.settings).sexual_fps)
         self.regions: list[dict[str, Any]] = []
         self.score = 0.0
         self.frames = 0

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
-from consentry.types import ItemReport
+if TYPE_CHECKING:
+    from consentry.actions.report import ReportItem
 
 
-def render_matches(report: ItemReport) -> str:
+def render_matches(item: ReportItem) -> str:
     parts = []
-    for held, matches in ((False, report.fields.get("matches") or []),
-                          (True, report.fields.get("matches_held_back") or [])):
+    for held, matches in ((False, item.data.get("matches") or []),
+                          (True, item.data.get("matches_held_back") or [])):
         for m in matches:
             css = "" if held or m.get("kind") == "allow" else ' class="flagged"'
             video = (f", {float(m['query_match_pct']):.0f}% of frames" if "query_match_pct" in m else "")

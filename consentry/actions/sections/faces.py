@@ -4,12 +4,14 @@ tracks and matches only)."""
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
-from consentry.types import ItemReport
+if TYPE_CHECKING:
+    from consentry.actions.report import ReportItem
 
 
-def render_faces(report: ItemReport) -> str:
-    data = report.as_json()
+def render_faces(item: ReportItem) -> str:
+    data = item.data
     faces = data.get("faces")
     parts: list[str] = []
     if faces:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import base64
 import html
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from consentry.actions.protect import protect
-from consentry.types import ItemReport
+
+if TYPE_CHECKING:
+    from consentry.actions.report import ReportItem
 
 _W, _H = 240, 48
 
@@ -42,8 +45,8 @@ def heatmap_jpeg(crop_jpeg: bytes, heat: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def render_manipulation(report: ItemReport) -> str:
-    data = report.as_json().get("manipulation")
+def render_manipulation(item: ReportItem) -> str:
+    data = item.data.get("manipulation")
     if not data or data.get("score") is None:
         return ""
     thr = float(data.get("threshold", 0.5))
@@ -52,11 +55,9 @@ def render_manipulation(report: ItemReport) -> str:
     for track in data.get("tracks", []):
         parts.append(f"track {int(track['track'])}: {float(track['score']):.2f} "
                      + timeline_svg(track.get("timeline", []), thr))
-    result = report.results.get("manipulation")
-    payload = getattr(result, "payload", None)
-    if payload is not None and payload.worst_crop_jpeg and payload.heatmap is not None:
-        b64 = base64.b64encode(heatmap_jpeg(payload.worst_crop_jpeg, payload.heatmap)).decode()
-        where = html.escape(f"track {payload.worst.get('track')} at {payload.worst.get('t', 0):.1f}s")
+    if item.face_jpeg and item.face_heatmap is not None:
+        b64 = base64.b64encode(heatmap_jpeg(item.face_jpeg, item.face_heatmap)).decode()
+        where = html.escape(item.face_where)
         parts.append(f'<img class="thumb" alt="where the detector looked ({where})" '
                      f'src="data:image/jpeg;base64,{b64}"> most suspicious face ({where}), red = regions '
                      f"whose occlusion lowers the score most")

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
-from consentry.types import ItemReport
+if TYPE_CHECKING:
+    from consentry.actions.report import ReportItem
 
 
-def render_provenance(report: ItemReport) -> str:
+def render_provenance(item: ReportItem) -> str:
     """The HTML report's provenance line (only what says something)."""
-    result = report.results.get("provenance")
-    if result is None:
+    prov = item.data.get("provenance")
+    if not prov:
         return ""
-    prov = result.fields["provenance"]
     parts = []
     c2pa = prov.get("c2pa") or {}
     if c2pa.get("validation_state") not in (None, "absent"):

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
-from consentry.types import ItemReport
+if TYPE_CHECKING:
+    from consentry.actions.report import ReportItem
 
 
-def render_sexual(report: ItemReport) -> str:
+def render_sexual(item: ReportItem) -> str:
     """The HTML report's line for this signal: the score and the strongest regions."""
-    result = report.results.get("sexual")
-    if result is None:
+    sexual = item.data.get("sexual")
+    if not sexual:
         return ""
-    sexual = result.fields["sexual"]
     top = ", ".join(f"{r['label'].lower()} {r['confidence']:.2f}" for r in sexual["regions"][:3])
     where = sexual.get("top_frame") or {}
     at = f" at {where['timestamp']:.1f}s" if where.get("score") else ""

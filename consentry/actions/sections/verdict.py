@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
-from consentry.types import ItemReport
+if TYPE_CHECKING:
+    from consentry.actions.report import ReportItem
 
 _COLOURS = {"block": "#a00", "review": "#a60", "label": "#246", "allow": "#484"}
 
 
-def render_verdict(report: ItemReport) -> str:
-    if report.verdict is None:
+def render_verdict(item: ReportItem) -> str:
+    verdict = item.data.get("verdict")
+    if not verdict:
         return ""
-    verdict = report.verdict.as_json()
     action = verdict["action"]
     head = action.upper() + (f" · priority {verdict['priority']}" if verdict.get("priority") else "")
     parts = [f'<div class="verdict"><b style="color:{_COLOURS.get(action, "#222")}">'

@@ -16,19 +16,21 @@ from dataclasses import replace
 from typing import Any
 
 from consentry.errors import SignalError
+from consentry.settings import ScanSettings
 from consentry.signals.base import EveryNthFrame, FrameConsumer, ItemContext, SampledFrame, Signal
+from consentry.signals.conditions import Condition, Outcome, is_bool
 from consentry.signals.face_types import FaceDetection, FacesPayload, FaceTrack
 from consentry.signals.faces import dlib_files
 from consentry.signals.faces.finder import FaceFinder, FinderSettings
 from consentry.signals.faces.tracking import Tracker
+from consentry.signals.options import FacesOptions
 from consentry.types import Frame, SignalResult
 
-DEFAULT_FPS = 2.0
 KEEP_BEST = 3  # faces per track kept for matching
 
 
 def faces_fps(ctx: ItemContext) -> float:
-    return float(getattr(ctx.settings, "faces_fps", None) or DEFAULT_FPS)
+    return float(ctx.settings.options_for(FacesOptions).faces_fps)
 
 
 def faces_sampler(ctx: ItemContext) -> EveryNthFrame:
@@ -36,9 +38,16 @@ def faces_sampler(ctx: ItemContext) -> EveryNthFrame:
     return EveryNthFrame(ctx.info.fps, faces_fps(ctx))
 
 
+def _faces_found(want: bool, data: dict[str, Any]) -> Outcome:
+    n = len(data.get("faces") or [])
+    return Outcome((n > 0) == want, {"faces": n}, f"{n} face(s) found" if n else "no face found")
+
+
 class FacesSignal(Signal):
     name = "faces"
     version = "1"
+    Options = FacesOptions
+    conditions = (Condition("faces", "faces", "faces", "true/false", is_bool, _faces_found),)
     description = "faces (dlib HOG + 5 landmarks), tracked across video frames, graded for matching"
 
     def __init__(self, settings: FinderSettings | None = None) -> None:
@@ -49,9 +58,9 @@ class FacesSignal(Signal):
     def available(cls) -> str | None:
         return dlib_files.unavailable_reason()
 
-    def setup(self, settings: Any) -> None:
-        min_size = getattr(settings, "faces_min_size", None)
-        if min_size is not None and min_size != self.finder_settings.gate.min_size:
+    def setup(self, settings: ScanSettings) -> None:
+        min_size = self.options(settings).min_face_size
+        if min_size != self.finder_settings.gate.min_size:
             gate = replace(self.finder_settings.gate, min_size=float(min_size))
             self.finder_settings = replace(self.finder_settings, gate=gate)
         self.finder = FaceFinder(self.finder_settings)

@@ -13,6 +13,7 @@ from typing import Any
 
 from consentry.signals.base import FrameConsumer, ItemContext, SampledFrame, Signal
 from consentry.signals.provenance import c2pa_read, metadata, watermark
+from consentry.signals.provenance import conditions as provenance_conditions
 from consentry.types import Frame, SignalResult
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class ProvenanceSignal(Signal):
     version = "1"
     description = "C2PA Content Credentials, dwtDct generator watermarks, metadata hints"
     full_resolution = True  # the watermark lives in fine detail
+    conditions = provenance_conditions.CONDITIONS
 
     @classmethod
     def available(cls) -> str | None:
