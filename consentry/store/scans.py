@@ -11,6 +11,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from consentry import __version__
+from consentry.names import path_text
 from consentry.store.db import Database
 from consentry.store.tables.core import Item, Scan, utcnow
 from consentry.types import ItemReport
@@ -55,7 +56,7 @@ def insert_items(session: Session, scan_id: int, reports: Sequence[ItemReport]) 
     """Insert one row per report in one statement; sets ``item_id``."""
     rows = [{
         "scan_id": scan_id,
-        "path": str(report.path),
+        "path": path_text(report.path),  # valid Unicode whatever the name's bytes
         "kind": report.kind.value if report.kind else None,
         "status": report.status.value,
         "error_code": report.error_code,
