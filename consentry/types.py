@@ -185,6 +185,7 @@ class ItemReport:
     flagged: bool = False
     thumbnail_jpeg: bytes | None = None
     item_id: int | None = None
+    scan_id: int | None = None
 
     def fail(self, code: str, reason: str) -> None:
         self.status = ItemStatus.ERROR
@@ -225,4 +226,23 @@ class ItemReport:
         out["flagged"] = self.flagged
         if self.item_id is not None:
             out["item_id"] = self.item_id
+        if self.scan_id is not None:
+            out["scan_id"] = self.scan_id
         return out
+
+
+@dataclass
+class ScanSummary:
+    """What one scan did, as counts; ``exit_code`` is the CLI's (README: exit codes)."""
+
+    scan_id: int
+    n_items: int = 0
+    n_errors: int = 0
+    n_flagged: int = 0
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        if self.n_flagged:
+            return 1
+        return 3 if self.n_errors else 0
