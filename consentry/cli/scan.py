@@ -50,6 +50,12 @@ def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  
               show_default=True, help="Stop decoding an item after this long.")
 @click.option("--max-file-size", type=click.IntRange(min=1), default=Limits.max_file_bytes,
               show_default=True, help="Refuse files larger than this many bytes.")
+@click.option("--max-item-seconds", type=click.FloatRange(min=0), default=Limits.max_item_s,
+              show_default=True, help="Kill a worker still on one item after this long and "
+              "report the item as an error (0: no watchdog).")
+@click.option("--max-worker-memory", type=click.IntRange(min=0), default=Limits.max_worker_memory,
+              show_default=True, help="Cap each worker process's memory (bytes of address "
+              "space; 0: no cap).")
 @click.option("--full-decode", is_flag=True,
               help="Decode JPEGs at full size for hashing (default: reduced-scale for big ones).")
 @signal_options
@@ -57,8 +63,8 @@ def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  
 @handle_errors
 def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, workers: int | None,
             report_path: Path | None, no_blur: bool, max_pixels: int, max_duration: float,
-            max_decode_seconds: float, max_file_size: int, full_decode: bool,
-            policy_path: Path | None, **signal_params: Any) -> None:
+            max_decode_seconds: float, max_file_size: int, max_item_seconds: float,
+            max_worker_memory: int, full_decode: bool, policy_path: Path | None, **signal_params: Any) -> None:
     """Scan images, videos and folders; store and print what was found.
 
     Exit codes: 0 nothing flagged, 1 something flagged, 2 usage or fatal error,
@@ -70,7 +76,8 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, workers: i
     policy = RulesPolicy.from_file(policy_path)  # a bad policy stops here, before any work
     settings = ScanSettings(
         limits=Limits(max_pixels=max_pixels, max_file_bytes=max_file_size,
-                      max_duration_s=max_duration, max_decode_s=max_decode_seconds),
+                      max_duration_s=max_duration, max_decode_s=max_decode_seconds,
+                      max_item_s=max_item_seconds, max_worker_memory=max_worker_memory),
         signals=signals,
         options=build_options(signal_params),
         fast_jpeg=not full_decode,
