@@ -64,7 +64,8 @@ def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  
 def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, workers: int | None,
             report_path: Path | None, no_blur: bool, max_pixels: int, max_duration: float,
             max_decode_seconds: float, max_file_size: int, max_item_seconds: float,
-            max_worker_memory: int, full_decode: bool, policy_path: Path | None, **signal_params: Any) -> None:
+            max_worker_memory: int, full_decode: bool, policy_path: Path | None,
+            **signal_params: Any) -> None:
     """Scan images, videos and folders; store and print what was found.
 
     Exit codes: 0 nothing flagged, 1 something flagged, 2 usage or fatal error,
