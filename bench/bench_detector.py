@@ -1,5 +1,6 @@
-"""Manipulation detector benchmark: faces scored per second (onnxruntime, 2 threads) and a
-60 s 720p video scanned with faces + manipulation.
+"""Manipulation detector benchmark: faces scored per second (onnxruntime, 2 threads), labelled
+DFDC crops scored per second by ``eval detector``'s path (the scan's own analysis,
+consentry.detector.scan_scores) and a 60 s 720p video scanned with faces + manipulation.
 
 The video is built in a temporary folder from ../shared exactly as bench_faces builds it (the
 FF++ c40 720p YouTube originals concatenated, 1280x720 at 30 fps, 60 s); nothing is committed.
@@ -37,15 +38,30 @@ def bench_scoring(batch: int, repeats: int = 5) -> None:
     print(f"occlusion heatmap (8x8 grid, 65 forward passes): {time.perf_counter() - started:.2f} s")
 
 
+def bench_eval_path(n: int = 200) -> None:
+    """What calibration and ``eval detector`` cost per file: each goes through the scan."""
+    from consentry.detector.data import Row
+    from consentry.detector.scan_scores import score_rows
+
+    rows = [Row(p, "REAL", "", "dfdc", "image") for p in real_crops(DEV, n)]
+    cpu0, started = cpu_seconds(), time.perf_counter()
+    scored = score_rows(rows)
+    wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu0
+    ok = sum(1 for x in scored if x.scores is not None)
+    print(f"eval path (scan analysis, faces + manipulation, 1 worker): {len(rows)} DFDC crops "
+          f"in {wall:.1f} s wall, {cpu:.1f} s CPU: {len(rows) / wall:.0f} files/s ({ok} scored)")
+
+
 def bench_video(tmp: Path) -> None:
     from consentry.pipeline.analysis import Analyser
     from consentry.settings import ScanSettings
     from consentry.signals.faces.signal import FacesSignal
     from consentry.signals.manipulation import ManipulationSignal
+    from consentry.signals.options import FacesOptions
 
     clip = make_clip(tmp / "clip.mp4")
     for signals in ([FacesSignal], [FacesSignal, ManipulationSignal]):
-        analyser = Analyser(ScanSettings(faces_fps=2.0), signals)
+        analyser = Analyser(ScanSettings(options=(FacesOptions(faces_fps=2.0),)), signals)
         cpu0, started = cpu_seconds(), time.perf_counter()
         report = analyser.analyse(clip)
         wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu0
@@ -64,6 +80,7 @@ def main() -> None:
     args = ap.parse_args()
     for batch in (1, 8, 32):
         bench_scoring(batch)
+    bench_eval_path()
     if not args.skip_video:
         with tempfile.TemporaryDirectory() as tmp:
             bench_video(Path(tmp))

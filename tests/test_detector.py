@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from consentry.detector import metrics
-from consentry.detector.data import crop_landmarks, read_labels, splits
-from consentry.detector.geometry import Landmarker, face_outline
+from consentry.detector.data import crop_landmarks, face_finder, read_labels, splits
+from consentry.detector.geometry import face_outline
 from consentry.detector.sbi import self_blend
 from tests.conftest import DEEPFAKE_DEV, DFDC_FACES, SHARED, need
 
@@ -24,11 +24,11 @@ def _real_crops(n: int) -> list[Path]:
 
 
 def test_self_blend_mixes_a_face_only_with_itself_inside_the_face() -> None:
-    lmk = Landmarker()
+    finder = face_finder()
     checked = 0
     for path in _real_crops(12):
         rgb = np.asarray(Image.open(path).convert("RGB"))
-        lm = crop_landmarks(lmk, rgb)
+        lm = crop_landmarks(finder, rgb)
         if lm is None:
             continue
         fake, mask = self_blend(rgb, lm, np.random.default_rng(checked))
@@ -135,6 +135,41 @@ def test_eval_detector_json_on_a_tiny_labels_file(tmp_path: Path, run_cli) -> No
     assert 0.0 <= out["frame_auc"] <= 1.0
     assert set(out["by_group"]) == {"dev crops"}
     assert out["whole_crop_images"] >= 1
+
+
+def test_eval_scores_each_file_exactly_as_a_scan_does(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """eval detector goes through the scan's own analysis: its per-file score and per-frame
+    scores are the ones ``scan --json`` reports for the same file - a DFDC crop, an FF++ video
+    and the same video under a misleading name (type comes from content, not the suffix)."""
+    _shipped_model()
+    crop = _real_crops(1)[0]
+    video = need(DEEPFAKE_DEV / "mudouble__FaceForensics-Detection_Website/media/in_out_videos/manipulate"
+                 / "FaceSwap/c40/videos/599_585.mp4")
+    disguised = tmp_path / "clip.jpg"
+    disguised.write_bytes(video.read_bytes())
+    tsv = tmp_path / "labels.tsv"
+    tsv.write_text("file\tlabel\tkind\tdataset\n"
+                   f"{crop}\tREAL\timage\tcrops\n{video}\tFAKE\tvideo\tff\n{disguised}\tFAKE\tvideo\tff\n")
+    scores_file = tmp_path / "scores.json"
+    res = run_cli("eval", "detector", str(tsv), "--json", "--bootstrap", "20", "--scores-out",
+                  str(scores_file))
+    assert res.code == 0, res.stderr
+    evaluated = {Path(x["file"]).name: x for x in json.loads(scores_file.read_text())}
+    scan = run_cli("scan", "--json", "--signals", "faces,manipulation", str(crop), str(video),
+                   str(disguised))
+    assert scan.code in (0, 1), scan.stderr
+    scanned = {Path(x["path"]).name: x["manipulation"] for x in scan.lines if "path" in x}
+    assert set(evaluated) == set(scanned) == {crop.name, video.name, disguised.name}
+    for name, manip in scanned.items():
+        ev = evaluated[name]
+        assert ev["error"] is None
+        assert ev["score"] == manip["score"] and manip["score"] is not None, name
+        frames = sorted((round(t, 3), track, round(s, 4)) for t, track, s in ev["frames"])
+        assert frames == sorted((t, tr["track"], s) for tr in manip["tracks"] for t, s in tr["timeline"])
+    assert evaluated[disguised.name]["kind"] == "video"  # sniffed, as a scan does
+    assert evaluated[disguised.name]["score"] == evaluated[video.name]["score"]
+    assert evaluated[crop.name]["whole_crop"] is True
+    assert len(evaluated[video.name]["frames"]) >= 10  # ~2 frames/s over 12 s
 
 
 def test_eval_detector_refuses_a_file_without_labels(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]

@@ -36,30 +36,34 @@ def eval_group() -> None:
               help="Track aggregation (default: the one chosen on validation, stored with the model).")
 @click.option("--flip/--no-flip", default=None,
               help="Average with the mirrored crop (default: as chosen on validation).")
-@click.option("--fps", "per_second", type=float, default=2.0, show_default=True,
-              help="Video frames sampled per second.")
-@click.option("--bootstrap", "n_boot", type=int, default=1000, show_default=True)
+@click.option("--fps", "faces_fps", type=click.FloatRange(min=0.001), default=2.0, show_default=True,
+              help="Video frames sampled per second (as scan --faces-fps).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes (as scan --workers).")
+@click.option("--bootstrap", "n_boot", type=int, default=1000, show_default=True,
+              help="Bootstrap resamples for the 95% intervals.")
 @click.option("--split", type=click.Choice(["all", "test", "val"]), default="all", show_default=True,
               help="Keep only the rows of our held-out test (or validation) split (consentry.detector.data).")
 @click.option("--shared", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_SHARED,
               show_default=True, help="The shared data folder (to define --split).")
 @click.option("--scores-out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write every file's per-frame scores here (JSON).")
+              help="Also write every file's scan score and per-frame scores here (JSON).")
 @handle_errors
 def eval_detector(labels: Path, model: Path | None, aggregation: str | None, flip: bool | None,
-                  per_second: float,
+                  faces_fps: float, workers: int,
                   n_boot: int, split: str, shared: Path, scores_out: Path | None) -> None:
     """Frame- and video-level AUC, AP, EER, accuracy (95% bootstrap CIs) on LABELS.tsv.
 
     LABELS.tsv: a header row, then ``file`` (relative to the TSV's folder), ``label`` REAL/FAKE
     and optional ``original``, ``kind``, ``dataset`` columns (../shared/data/deepfake-dev/labels.tsv).
-    An image in which no face is found, or whose face fills it, is scored as one face crop.
+    Every file is scored as ``scan --signals faces,manipulation`` scores it (same decoding, faces,
+    tracks, crops and aggregation): a file's item score is its scan ``manipulation.score``.
     """
     _need_onnxruntime()
     from consentry.detector.data import read_labels
-    from consentry.detector.eval import report, score_rows
-    from consentry.detector.items import ItemScorer
-    from consentry.detector.scoring import Scorer
+    from consentry.detector.eval import report
+    from consentry.detector.scan_scores import score_rows
+    from consentry.detector.scoring import read_model_info
 
     try:
         rows = read_labels(labels)
@@ -73,10 +77,7 @@ def eval_detector(labels: Path, model: Path | None, aggregation: str | None, fli
         rows = [r for r in rows if r.file.resolve() in keep]
     if not rows:
         fail(f"{labels}: no rows" + (f" in the {split} split" if split != "all" else ""))
-    scorer = Scorer(model)
-    if flip is not None:
-        scorer.info.flip = flip
-    items = ItemScorer(scorer, per_second=per_second)
+    info = read_model_info(model)
     quiet = state().json
     done = [0]
 
@@ -86,14 +87,19 @@ def eval_detector(labels: Path, model: Path | None, aggregation: str | None, fli
             click.echo(f"  {done[0]}/{len(rows)} scored", err=True)
 
     start = time.monotonic()
-    scored = score_rows(rows, items, progress)
-    info = scorer.info
-    out = report(scored, info.threshold, aggregation or info.aggregation, info.top_k, n_boot)
+    scored = score_rows(rows, model=model, flip=flip, faces_fps=faces_fps, workers=workers,
+                        progress=progress)
+    method = aggregation or info.aggregation
+    out = report(scored, info.threshold, method, info.top_k, n_boot)
     out["seconds"] = round(time.monotonic() - start, 1)
-    out["flip"] = scorer.info.flip
+    out["flip"] = info.flip if flip is None else flip
+    out["faces_fps"] = faces_fps
     if scores_out:
         scores_out.write_text(json.dumps([
             {"file": str(x.row.file), "label": x.row.label, "dataset": x.row.dataset,
+             "kind": x.scores.kind if x.scores else None,
+             "score": x.scores.item_score(method, info.top_k) if x.scores else None,
+             "whole_crop": x.scores.whole_crop if x.scores else None,
              "frames": x.scores.frames if x.scores else None, "error": x.error} for x in scored]))
     if quiet:
         emit(out)
@@ -141,21 +147,42 @@ def _print(out: dict) -> None:
 @click.option("--val-every", type=int, default=100, show_default=True,
               help="Validate (and keep the best checkpoint) every this many steps.")
 @click.option("--smoke", is_flag=True, help="A tiny run (few faces, 2 steps) that checks the whole path.")
+@click.option("--calibrate-only", is_flag=True,
+              help="Train nothing: choose the model's threshold and aggregation again on the "
+                   "validation split, through the scan's own analysis, and rewrite its JSON.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes for calibration (as scan --workers).")
 @handle_errors
 def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, steps: int, size: int,
-                   batch_pairs: int, lr: float, val_every: int, smoke: bool) -> None:
+                   batch_pairs: int, lr: float, val_every: int, smoke: bool, calibrate_only: bool,
+                   workers: int) -> None:
     """Reproduce the shipped model: landmark the REAL faces, self-blend, train, export, calibrate.
 
     Needs the 'train' extra (torch, efficientnet-lite) and ../shared. On 2 busy CPU cores the
-    default recipe takes about an hour end to end (see docs/detector.md).
+    default recipe takes about an hour end to end (see docs/detector.md). ``--calibrate-only``
+    needs only the 'detector' extra.
     """
+    if not (shared / "data/dfdc-faces/labels.tsv").is_file():
+        fail(f"{shared} does not hold data/dfdc-faces (pass --shared)")
+    if calibrate_only:
+        _need_onnxruntime()
+        from consentry.detector.build import default_out, recalibrate
+        from consentry.detector.scoring import MODEL_NAME
+
+        onnx_path = (out or default_out()) / MODEL_NAME
+        if not onnx_path.is_file():
+            fail(f"no model to calibrate at {onnx_path}")
+        result = recalibrate(shared, onnx_path, workers=workers)
+        if state().json:
+            emit(result)
+        else:
+            click.echo(json.dumps(result, indent=1))
+        return
     try:
         import efficientnet_lite_pytorch  # noqa: F401
         import torch  # noqa: F401
     except ImportError:
         fail("training needs the 'train' extra: pip install 'consentry[train]'")
-    if not (shared / "data/dfdc-faces/labels.tsv").is_file():
-        fail(f"{shared} does not hold data/dfdc-faces (pass --shared)")
     from consentry.detector.build import reproduce
 
     log = (lambda m: None) if state().json else (lambda m: click.echo(m, err=True))

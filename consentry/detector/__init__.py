@@ -2,5 +2,7 @@
 
 Modules: ``geometry`` (5-point landmarks -> face crop and outline), ``sbi`` (self-blending),
 ``data`` (real-face lists and held-out splits), ``train``/``export`` (torch, training only),
-``scoring`` (onnxruntime inference and track aggregation), ``eval`` (metrics with intervals).
+``scoring`` (onnxruntime inference and track aggregation), ``scan_scores`` (labelled files
+scored through the scan's own analysis), ``eval`` (metrics with intervals, the operating point),
+``build`` (``train-detector``: prepare, train, export, calibrate).
 """

@@ -42,7 +42,8 @@ def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, st
     run_dir = cache / "run"
     summary = train(cache, run_dir, recipe, log=log)
     timings["train_min"] = round((time.monotonic() - t1) / 60, 1)
-    onnx_path = export(run_dir / "best.pt", out / MODEL_NAME, size)
+    # the size goes beside the model at once: calibration scores through the signal, which reads it
+    onnx_path = export(run_dir / "best.pt", out / MODEL_NAME, size, {"size": size})
     t2 = time.monotonic()
     op = calibrate(shared, onnx_path, smoke=smoke)
     timings["calibrate_min"] = round((time.monotonic() - t2) / 60, 1)
@@ -55,21 +56,51 @@ def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, st
             "best_validation": max((h["selection"] or 0 for h in summary["history"]), default=None)}
 
 
-def calibrate(shared: Path, onnx_path: Path, smoke: bool = False) -> dict:
-    """Aggregation and threshold chosen on the validation split (never the test split)."""
-    from consentry.detector.eval import choose_operating_point, report, score_rows
-    from consentry.detector.items import ItemScorer
-    from consentry.detector.scoring import Scorer
+CALIBRATION_PATH = ("the scan's own analysis: consentry.pipeline.runner.analyse_paths with the "
+                    "signals faces + manipulation (faces_fps 2), scores read from the manipulation "
+                    "signal's result")
+
+
+def calibrate(shared: Path, onnx_path: Path, smoke: bool = False, workers: int = 1) -> dict:
+    """Aggregation and threshold chosen on the validation split (never the test split), on
+    scores from the scan's own analysis of each validation file."""
+    from consentry.detector.eval import choose_operating_point, report
+    from consentry.detector.scan_scores import score_rows
 
     sp = splits(shared)
     val_rows = sp["val_dfdc"] + sp["val_video"]
     if smoke:
         val_rows = sp["val_dfdc"][:4] + [r for r in sp["val_dfdc"] if r.label == "FAKE"][:4]
-    scored = score_rows(val_rows, ItemScorer(Scorer(onnx_path)))
+    scored = score_rows(val_rows, model=onnx_path, workers=workers)
     op = choose_operating_point(scored)
     val = report(scored, op["threshold"], op["aggregation"], op["top_k"], n_boot=200)
+    op["calibrated_on"] = CALIBRATION_PATH
     op["validation"] = {"frame_auc": val["frame_auc"], "video_auc": val["video_auc"],
+                        "n_real": val["n_real"], "n_fake": val["n_fake"],
+                        "unscored_items": val["unscored_items"],
                         "by_group": {k: {"frame_auc": v["frame"]["auc"],
                                          "video_auc": v["video"]["auc"] if v["video"] else None}
                                      for k, v in val["by_group"].items()}}
     return op
+
+
+def recalibrate(shared: Path, onnx_path: Path, workers: int = 1) -> dict:
+    """Choose the operating point of an existing model again and rewrite its JSON's calibration
+    fields (the recipe and training history stay); the previous threshold is kept on record."""
+    meta_file = onnx_path.with_suffix(".json")
+    meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    t0 = time.monotonic()
+    op = calibrate(shared, onnx_path, workers=workers)
+    op["calibrate_min"] = round((time.monotonic() - t0) / 60, 1)
+    previous = [*meta.get("previous_operating_points", [])]
+    if "threshold" in meta:
+        previous.append({k: meta.get(k) for k in ("threshold", "aggregation", "threshold_rule",
+                                                  "calibrated_on", "validation_false_positive_rate",
+                                                  "validation_true_positive_rate")})
+        previous[-1]["calibrated_on"] = previous[-1]["calibrated_on"] or (
+            "detector/items.py (its own PyAV decoding, dlib HOG with upsampling and IoU tracker; "
+            "removed)")
+    meta.update(op)
+    meta["previous_operating_points"] = previous
+    meta_file.write_text(json.dumps(meta, indent=1) + "\n")
+    return {"model": str(onnx_path), **op}

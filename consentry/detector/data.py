@@ -10,6 +10,12 @@ Splits (fixed, so every run and every report uses the same ones):
   test set. From the rest of ../shared/data/dfdc-faces, ``VAL_GROUPS`` source videos (their REAL
   crop and their FAKE crops) are the validation set; the remaining REAL crops are training data.
 FAKE items are never returned as training data.
+
+Training data preparation is not scanning, but it finds faces the way a scan does: video frames
+come from the scan's decoder (consentry.media.video, within its limits) and faces, in videos and
+in the already-cropped DFDC faces alike, from the faces signal's finder (dlib HOG + 5 landmarks,
+consentry.signals.faces.finder). Only the cutting of training crops around those landmarks is
+the detector's own.
 """
 
 from __future__ import annotations
@@ -17,13 +23,18 @@ from __future__ import annotations
 import csv
 import json
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
-from consentry.detector.geometry import Landmarker, crop_box
+from consentry.detector.geometry import crop_box
+
+if TYPE_CHECKING:
+    from consentry.signals.faces.finder import FaceFinder
 
 FFPP_VAL_IDS = {"183", "253", "469", "481"}
 FFPP_TEST_IDS = {"585", "599", "672", "720", "866", "878"}
@@ -80,33 +91,46 @@ def splits(shared: Path) -> dict[str, list[Row]]:
     }
 
 
-def crop_landmarks(lmk: Landmarker, rgb: np.ndarray) -> np.ndarray | None:
+def face_finder() -> FaceFinder:
+    from consentry.signals.faces.finder import FaceFinder
+
+    return FaceFinder()
+
+
+def crop_landmarks(finder: FaceFinder, rgb: np.ndarray) -> np.ndarray | None:
+    """Landmarks of the largest face in an already-cropped face (padded so HOG sees it whole)."""
     pad = DFDC_CROP_PAD
-    found = lmk.detect(np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="edge"))
+    found = finder.find(np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="edge"))
     if not found:
         return None
-    _box, lm = max(found, key=lambda f: f[0][2] - f[0][0])
-    return lm - pad
+    largest = max(found, key=lambda d: d.size)
+    return np.asarray(largest.landmarks, np.float32) - pad
 
 
-def video_faces(path: Path, step: int, lmk: Landmarker, max_side: int = 960):
-    """(frame index, full-res RGB, landmarks of the largest face) every ``step`` frames."""
-    import av
+def video_faces(path: Path, step: int, finder: FaceFinder) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(frame index, full-res RGB, landmarks of the largest face) every ``step`` frames, decoded
+    and found as a scan's faces signal does (detection at the finder's video side, landmarks on
+    the full frame)."""
+    from consentry.errors import UnsupportedMedia
+    from consentry.media import video as video_media
+    from consentry.media.sniff import sniff
+    from consentry.settings import Limits
+    from consentry.types import MediaKind
 
-    with av.open(str(path)) as container:
-        for i, frame in enumerate(container.decode(video=0)):
-            if i % step:
-                continue
-            rgb = frame.to_ndarray(format="rgb24")
-            scale = min(1.0, max_side / max(rgb.shape[:2]))
-            small = rgb if scale == 1.0 else np.asarray(
-                Image.fromarray(rgb).resize((round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))))
-            found = lmk.detect(small)
-            if not found:
-                continue
-            box, _ = max(found, key=lambda f: f[0][2] - f[0][0])
-            full_box = tuple(v / scale for v in box)
-            yield i, rgb, lmk.landmarks(rgb, full_box)
+    limits = Limits()
+    with path.open("rb") as fh:
+        sniffed = sniff(fh.read(64))
+        if sniffed is None or sniffed.kind is not MediaKind.VIDEO:
+            raise UnsupportedMedia(f"{path}: not a video")
+        with video_media.open_video(fh, sniffed.format, limits) as (container, info):
+            for frame in video_media.iter_frames(container, info, limits):
+                if frame.index % step:
+                    continue
+                small = frame.rgb_scaled(finder.settings.video_side)
+                found = finder.find_scaled(small, lambda f=frame: f.rgb, frame=frame.index)
+                if found:
+                    largest = max(found, key=lambda d: d.size)
+                    yield frame.index, frame.rgb, np.asarray(largest.landmarks, np.float32)
 
 
 def cut(rgb: np.ndarray, box: tuple[float, float, float, float], size: int) -> np.ndarray:
@@ -125,11 +149,11 @@ def prepare(shared: Path, cache: Path, video_step: int = 6, val_step: int = 15,
     """Landmark the training crops and cut faces out of the videos into ``cache`` (outside the repo)."""
     cache.mkdir(parents=True, exist_ok=True)
     sp = splits(shared)
-    lmk = Landmarker()
+    finder = face_finder()
     train: list[dict] = []
     dfdc = sp["train_dfdc"][:limit] if limit else sp["train_dfdc"]
     for n, row in enumerate(dfdc):
-        lm = crop_landmarks(lmk, np.asarray(Image.open(row.file).convert("RGB")))
+        lm = crop_landmarks(finder, np.asarray(Image.open(row.file).convert("RGB")))
         if lm is not None:
             train.append({"path": str(row.file), "lm": lm.tolist(), "src": "dfdc", "crop": "whole"})
         if n % 2000 == 0:
@@ -137,7 +161,7 @@ def prepare(shared: Path, cache: Path, video_step: int = 6, val_step: int = 15,
     (cache / "frames").mkdir(exist_ok=True)
     vids = sp["train_video"][:1] if limit else sp["train_video"]
     for row in vids:
-        for i, rgb, lm in video_faces(row.file, video_step, lmk):
+        for i, rgb, lm in video_faces(row.file, video_step, finder):
             # keep a 1.5x margin so training can re-cut the face at random margins
             box = crop_box(lm, margin=1.5)
             size = 320
@@ -153,7 +177,7 @@ def prepare(shared: Path, cache: Path, video_step: int = 6, val_step: int = 15,
     (cache / "val").mkdir(exist_ok=True)
     for row in (sp["val_video"] if not limit else [sp["val_video"][0], sp["val_video"][-1]]):
         tag = f"{row.file.parent.parent.parent.name}_{_stem(row.file.name)}"
-        for i, rgb, lm in video_faces(row.file, val_step, lmk):
+        for i, rgb, lm in video_faces(row.file, val_step, finder):
             out = cache / "val" / f"{tag}_{i:05d}.jpg"
             Image.fromarray(cut(rgb, crop_box(lm), 224)).save(out, quality=95)
             val.append({"path": str(out), "label": row.label, "group": tag, "src": "ffpp",

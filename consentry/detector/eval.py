@@ -1,45 +1,22 @@
 """Evaluate the detector on a labels TSV (format of ../shared/data/deepfake-dev/labels.tsv).
 
-Frame level: one score per sampled frame (an image is one frame); item level ("video level"):
-one score per file (max over its tracks of the track aggregate). Intervals: 95% bootstrap,
-resampling reals and fakes separately; frame-level intervals resample whole files so frames of
-one video move together. ``by_group`` splits by the ``dataset`` column, ``by_method`` compares
-each manipulation method's fakes with all reals of the same dataset family.
+Scores come from the scan's own analysis (``scan_scores.score_rows``). Frame level: one
+score per sampled frame (an image is one frame); item level ("video level"): one score per
+file (max over its tracks of the track aggregate) - the scan's ``manipulation.score``.
+Intervals: 95% bootstrap, resampling reals and fakes separately; frame-level intervals
+resample whole files so frames of one video move together. ``by_group`` splits by the
+``dataset`` column, ``by_method`` compares each manipulation method's fakes with all reals
+of the same dataset family.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
-
 import numpy as np
 
 from consentry.detector import metrics
-from consentry.detector.data import Row, read_labels
-from consentry.detector.items import ItemScorer, ItemScores
-
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class Scored:
-    row: Row
-    scores: ItemScores | None
-    error: str | None = None
-
-
-def score_rows(rows: Iterable[Row], items: ItemScorer, progress=None) -> list[Scored]:
-    out = []
-    for row in rows:
-        try:
-            out.append(Scored(row, items.score_file(row.file)))
-        except Exception as exc:  # one bad file never stops the evaluation
-            log.warning("cannot score %s: %s", row.file, exc)
-            out.append(Scored(row, None, f"{type(exc).__name__}: {exc}"))
-        if progress:
-            progress(row, out[-1])
-    return out
+from consentry.detector.data import Row
+from consentry.detector.scan_scores import Scored
+from consentry.detector.scoring import AGGREGATIONS
 
 
 def _block(labels: list[bool], scores: list[float], groups: list[str] | None, threshold: float,
@@ -49,10 +26,13 @@ def _block(labels: list[bool], scores: list[float], groups: list[str] | None, th
     auc = metrics.roc_auc(y, s)
     e, e_thr = metrics.eer(y, s)
     ci = metrics.bootstrap_ci(y, s, metrics.roc_auc, n=n_boot, groups=g) if auc is not None else None
+    flagged = s >= threshold
     return {"auc": auc, "auc_ci95": ci, "ap": metrics.average_precision(y, s), "eer": e,
             "eer_threshold": e_thr, "accuracy": metrics.accuracy(y, s, threshold),
-            "tpr": float((s[y] >= threshold).mean()) if y.any() else None,  # fakes flagged
-            "fpr": float((s[~y] >= threshold).mean()) if (~y).any() else None,  # reals flagged
+            "tpr": float(flagged[y].mean()) if y.any() else None,  # fakes flagged
+            "tpr_ci95": metrics.rate_ci(flagged[y], g[y] if g is not None else None, n_boot),
+            "fpr": float(flagged[~y].mean()) if (~y).any() else None,  # reals flagged
+            "fpr_ci95": metrics.rate_ci(flagged[~y], g[~y] if g is not None else None, n_boot),
             "n_real": int((~y).sum()), "n_fake": int(y.sum())}
 
 
@@ -93,8 +73,6 @@ def report(scored: list[Scored], threshold: float, method: str = "mean", top_k: 
         reals = [x for x in scored if x.row.label == "REAL" and x.row.kind == kind]
         by_method[name] = _levels(fakes + reals, threshold, method, top_k, n_boot)
     errors = [{"file": str(x.row.file), "error": x.error} for x in scored if x.error]
-    from consentry.detector.scoring import AGGREGATIONS
-
     vids = [x for x in scored if x.scores is not None and x.scores.kind == "video" and x.scores.frames]
     by_aggregation = {m: metrics.roc_auc(np.array([x.row.label == "FAKE" for x in vids]),
                                          np.array([x.scores.item_score(m, top_k) for x in vids]))
@@ -112,15 +90,10 @@ def report(scored: list[Scored], threshold: float, method: str = "mean", top_k: 
         "by_method": by_method,
         "video_auc_by_aggregation": by_aggregation,
         "whole_crop_images": sum(1 for x in scored if x.scores and x.scores.whole_crop),
+        # no face to judge (score null in a scan): left out of every AUC and rate above
+        "unscored_items": sum(1 for x in scored if x.scores is not None and not x.scores.frames),
         "errors": errors,
     }
-
-
-def evaluate(tsv, items: ItemScorer, method: str | None = None, n_boot: int = 1000, progress=None) -> dict:
-    info = items.scorer.info
-    rows = read_labels(tsv)
-    scored = score_rows(rows, items, progress)
-    return report(scored, info.threshold, method or info.aggregation, info.top_k, n_boot)
 
 
 MAX_FALSE_POSITIVE_RATE = 0.01
@@ -131,8 +104,6 @@ def choose_operating_point(scored: list[Scored], top_k: int = 5) -> dict:
     simplest, listed first) and the threshold that flags at most 1% of the REAL items - a
     weak detector at its equal-error point would send nearly half of all real faces to review.
     """
-    from consentry.detector.scoring import AGGREGATIONS
-
     ok = [x for x in scored if x.scores is not None and x.scores.frames]
     vids = [x for x in ok if x.scores.kind == "video"]
     per_method = {}

@@ -1,7 +1,7 @@
 """Face geometry from dlib's 5-point landmarks: the canonical crop and a face-outline polygon.
 
-We use dlib's 5-point model (eye corners and the base of the nose, shipped in the
-``face-recognition-models`` package) and NOT its 68-point model, whose training data is
+The landmarks are the faces signal's (consentry.signals.faces: dlib's 5-point model, eye
+corners and the base of the nose) and NOT dlib's 68-point model, whose training data is
 licensed for non-commercial use only. Five points fix the eyes' positions, the in-plane angle
 and the scale (inter-ocular distance, "iod"); the face outline used for the blending mask is
 built from a face-shaped template in those units (see ``face_outline``).
@@ -9,9 +9,7 @@ built from a face-shaped template in those units (see ``face_outline``).
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -79,34 +77,3 @@ def face_outline(landmarks: np.ndarray, rng: np.random.Generator | None = None,
     if not forehead:
         y = np.maximum(y, -0.42 * jit(0.15))
     return face_frame(landmarks).to_image(np.stack([x, y], 1))
-
-
-def _model_dir() -> Path:
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("face-recognition-models is not installed (it ships dlib's 5-point model)")
-    return Path(next(iter(spec.submodule_search_locations))) / "models"
-
-
-class Landmarker:
-    """dlib HOG face detector + 5-point shape predictor (both offline; ~20-100 ms per frame)."""
-
-    def __init__(self) -> None:
-        import dlib
-
-        self._dlib = dlib
-        self.detector = dlib.get_frontal_face_detector()
-        self.predictor = dlib.shape_predictor(str(_model_dir() / "shape_predictor_5_face_landmarks.dat"))
-
-    def landmarks(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
-        rect = self._dlib.rectangle(*(round(v) for v in box))
-        shape = self.predictor(np.ascontiguousarray(rgb), rect)
-        return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
-
-    def detect(self, rgb: np.ndarray, upsample: int = 0) -> list[tuple[tuple[float, float, float, float], np.ndarray]]:  # noqa: E501
-        rgb = np.ascontiguousarray(rgb)
-        out = []
-        for r in self.detector(rgb, upsample):
-            box = (float(r.left()), float(r.top()), float(r.right()), float(r.bottom()))
-            out.append((box, self.landmarks(rgb, box)))
-        return out

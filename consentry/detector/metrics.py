@@ -79,3 +79,32 @@ def bootstrap_ci(labels: np.ndarray, scores: np.ndarray, metric: Callable, n: in
         return None
     lo, hi = np.percentile(values, [2.5, 97.5])
     return float(lo), float(hi)
+
+
+def wilson_ci(hits: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """95% Wilson score interval of a rate (sensible at 0 of n, unlike the bootstrap)."""
+    if n <= 0:
+        return None
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def rate_ci(flagged: np.ndarray, groups: np.ndarray | None = None, n: int = 1000,
+            seed: int = 0) -> tuple[float, float] | None:
+    """95% interval of the share flagged: Wilson for independent items; with ``groups``
+    (frames of one video move together) a percentile bootstrap over groups."""
+    flagged = np.asarray(flagged, bool)
+    if not len(flagged):
+        return None
+    if groups is None or len(np.unique(groups)) == len(flagged):
+        return wilson_ci(int(flagged.sum()), len(flagged))
+    g = np.asarray(groups)
+    units = np.unique(g)
+    index = [np.flatnonzero(g == u) for u in units]
+    rng = np.random.default_rng(seed)
+    values = [flagged[np.concatenate([index[i] for i in rng.integers(0, len(units), len(units))])].mean()
+              for _ in range(n)]
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return float(lo), float(hi)

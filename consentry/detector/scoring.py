@@ -44,6 +44,14 @@ class ModelInfo:
     extra: dict = field(default_factory=dict)
 
 
+def read_model_info(path: Path | None = None) -> ModelInfo:
+    """The settings stored beside a model (``<model>.json``: size, threshold, aggregation...)."""
+    meta_file = Path(path or model_path()).with_suffix(".json")
+    meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    known = {k: meta[k] for k in ("size", "threshold", "aggregation", "top_k", "flip") if k in meta}
+    return ModelInfo(**known, extra=meta)
+
+
 class Scorer:
     """One onnxruntime session; ``score`` takes face crops, returns P(manipulated) per crop."""
 
@@ -55,10 +63,7 @@ class Scorer:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        meta_file = Path(path).with_suffix(".json")
-        meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
-        known = {k: meta[k] for k in ("size", "threshold", "aggregation", "top_k", "flip") if k in meta}
-        self.info = ModelInfo(**known, extra=meta)
+        self.info = read_model_info(path)
 
     def prepare(self, rgb: np.ndarray) -> np.ndarray:
         s = self.info.size
@@ -145,3 +150,8 @@ def aggregate(scores: list[float] | np.ndarray, method: str = "mean", top_k: int
 
 
 AGGREGATIONS = ("mean", "median", "topk", "confident")
+
+
+def track_score(scores: list[float] | np.ndarray, method: str = "mean", top_k: int = 5) -> float:
+    """A track's score as the scan reports it (and evaluation ranks it): the aggregate, rounded."""
+    return round(aggregate(scores, method, top_k), 4)

@@ -11,13 +11,17 @@ face crop (track 0); any other image without a face gets ``score: null`` (nothin
 scoring a landscape as a "face" would only make false alarms).
 
 JSON: ``manipulation: {score, threshold, tracks: [{track, score, timeline: [[t, score], ...]}]}``.
+The payload also keeps the unrounded per-frame scores and whether the image was scored whole,
+so ``consentry eval detector`` and the detector's calibration read the scan's own result
+(``ManipulationSignal.using`` swaps in another model for them).
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -28,11 +32,14 @@ from consentry.types import Frame, SignalResult
 
 @dataclass
 class ManipulationPayload:
-    """Kept in memory for the HTML report: the most suspicious face and where the model looked."""
+    """Kept in memory for the HTML report (the most suspicious face and where the model looked;
+    only when thumbnails are asked for) and for evaluation (the unrounded per-frame scores)."""
 
     worst_crop_jpeg: bytes | None = None
     heatmap: np.ndarray | None = None
     worst: dict[str, Any] = field(default_factory=dict)
+    timelines: dict[int, list[tuple[float, float]]] = field(default_factory=dict)  # track -> [(t, score)]
+    scored_whole: bool = False  # an image scored as one pre-cropped face
 
 
 def _jpeg(rgb: np.ndarray) -> bytes:
@@ -56,9 +63,17 @@ class ManipulationSignal(Signal):
     version = "1"
     requires = ("faces",)
     description = "face manipulation (self-blended-images EfficientNet-Lite0, ONNX) per face track"
+    model: ClassVar[Path | None] = None  # None: the shipped model
+    flip: ClassVar[bool | None] = None  # None: as stored beside the model
 
     def __init__(self) -> None:
         self.scorer = None
+
+    @classmethod
+    def using(cls, model: Path | None = None, flip: bool | None = None) -> type[ManipulationSignal]:
+        """This signal with another model (``eval detector --model``, calibrating a new model):
+        the same crops, sampling and aggregation as a scan, only the weights differ."""
+        return type(cls.__name__, (cls,), {"model": model, "flip": flip})
 
     @classmethod
     def available(cls) -> str | None:
@@ -77,7 +92,9 @@ class ManipulationSignal(Signal):
     def setup(self, settings: Any) -> None:
         from consentry.detector.scoring import Scorer
 
-        self.scorer = Scorer(threads=2)
+        self.scorer = Scorer(self.model, threads=2)
+        if self.flip is not None:
+            self.scorer.info.flip = self.flip
 
     def _scorer(self):
         if self.scorer is None:
@@ -97,33 +114,36 @@ class ManipulationSignal(Signal):
         lms = [np.asarray(d.landmarks, np.float64) * scale for d in dets]
         if not lms and not _could_be_face_crop(ctx):
             return self._result({}, None, 0.0, 0, ctx)
-        if not lms or (len(lms) == 1 and is_face_crop(frame.rgb.shape, lms[0])):
+        whole = not lms or (len(lms) == 1 and is_face_crop(frame.rgb.shape, lms[0]))
+        if whole:
             crops, tracks = [frame.rgb], [0]
         else:
             crops = [face_crop(frame.rgb, lm) for lm in lms]
         scores = self._scorer().score(crops)
         timelines = {t: [(0.0, float(s))] for t, s in zip(tracks, scores, strict=True)}
         best = int(np.argmax(scores))
-        return self._result(timelines, crops[best], 0.0, tracks[best], ctx)
+        return self._result(timelines, crops[best], 0.0, tracks[best], ctx, scored_whole=whole)
 
     def video_consumer(self, ctx: ItemContext) -> FrameConsumer:
         return _ManipulationConsumer(self, ctx)
 
     def _result(self, timelines: dict[int, list[tuple[float, float]]], worst_crop: np.ndarray | None,
-                worst_t: float, worst_track: int, ctx: ItemContext) -> SignalResult:
-        from consentry.detector.scoring import aggregate
+                worst_t: float, worst_track: int, ctx: ItemContext,
+                scored_whole: bool = False) -> SignalResult:
+        from consentry.detector.scoring import track_score
 
         info = self._scorer().info
         tracks = [{"track": int(t),
-                   "score": round(aggregate([s for _, s in tl], info.aggregation, info.top_k), 4),
+                   "score": track_score([s for _, s in tl], info.aggregation, info.top_k),
                    "timeline": [[round(ts, 3), round(s, 4)] for ts, s in tl]}
                   for t, tl in sorted(timelines.items())]
         score = max((t["score"] for t in tracks), default=None)
-        payload = ManipulationPayload()
+        payload = ManipulationPayload(timelines=timelines, scored_whole=scored_whole)
         if worst_crop is not None and getattr(ctx.settings, "thumbnails", False):
             # only when a report is asked for: the crop never leaves memory otherwise
-            payload = ManipulationPayload(_jpeg(worst_crop), self._scorer().occlusion_map(worst_crop),
-                                          {"track": worst_track, "t": worst_t})
+            payload.worst_crop_jpeg = _jpeg(worst_crop)
+            payload.heatmap = self._scorer().occlusion_map(worst_crop)
+            payload.worst = {"track": worst_track, "t": worst_t}
         fields = {"manipulation": {"score": score, "threshold": info.threshold,
                                    "flagged": bool(score is not None and score >= info.threshold),
                                    "tracks": tracks}}
