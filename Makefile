@@ -26,7 +26,7 @@ install: $(STAMP)
 # Exit 3 means "some items could not be read": the samples include a text file on purpose.
 demo: install
 	mkdir -p out
-	$(BIN)/consentry --db $(DEMO_DB) samples samples
+	$(BIN)/consentry samples --force samples
 	$(BIN)/consentry --db $(DEMO_DB) scan samples --report out/report.html; \
 	  rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 1 ] || [ $$rc -eq 3 ]
 	@echo "report: out/report.html"

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import click
 
-from consentry.cli.common import common_options, emit, handle_errors, state
+from consentry.cli.common import emit, handle_errors, json_option, state
 from consentry.hashpage import build_page
 
 
 @click.command("hash-page")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True)
-@common_options
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Where to write the page (one self-contained HTML file).")
+@json_option
 @handle_errors
 def command(output: Path) -> None:
     """Write a self-contained HTML page that hashes images (PDQ + MD5) offline in the browser."""

@@ -35,9 +35,36 @@ COMMANDS = {
 }
 
 
+# What `consentry --help` lists, so that it does not import every command (a test checks these
+# against each command's own help).
+SHORT_HELP = {
+    "bank": "Hash banks: create, list, add, import, export, withdraw.",
+    "db": "The database: where it is, and its schema version.",
+    "eval": "Evaluate the detectors on labelled data.",
+    "exchange": "Follow hash lists from other systems into banks.",
+    "hash": "Victim-side hashing: hashes only, the media never leaves the device.",
+    "hash-page": "Write the offline hashing page for a browser.",
+    "person": "The likeness registry of people who consented to protection.",
+    "policy": "Show and check policies (findings to verdicts).",
+    "samples": "Generate sample media for a demo scan.",
+    "scan": "Scan images, videos and folders; store and print what was found.",
+    "scans": "Past scans and their results.",
+    "train-detector": "Retrain the manipulation detector.",
+}
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SHORT_HELP.get(name) or self._short_help(ctx, name)) for name in sorted(COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def _short_help(self, ctx: click.Context, name: str) -> str:
+        command = self.get_command(ctx, name)
+        return command.get_short_help_str() if command else ""
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         module = COMMANDS.get(cmd_name)
