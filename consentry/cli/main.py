@@ -12,6 +12,7 @@ import click
 
 from consentry import __version__
 from consentry.cli.common import CliState, common_options
+from consentry.cli.crash import debug_option, internal_error
 
 # 128 + SIGINT, as shells report an interrupted command; click's own 1 would read as
 # "something flagged" to a script.
@@ -78,6 +79,7 @@ class LazyGroup(click.Group):
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @common_options
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@debug_option
 @click.version_option(__version__, prog_name="consentry")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int) -> None:
@@ -100,6 +102,11 @@ def main() -> None:
         status = exc.exit_code
     except SystemExit as exc:
         status = _exit_status(exc.code)
+    except KeyboardInterrupt:  # Ctrl-C outside click's own handling
+        click.echo("Aborted!", err=True)
+        status = EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: exit 2 (never 1, "something flagged"), traceback logged
+        status = internal_error(exc)
     # Output is flushed and the database closed (on click's context close) by now: skip the
     # interpreter's teardown of the hundreds of loaded modules, 0.1-0.2 s of every command.
     with contextlib.suppress(OSError):  # e.g. stdout piped into `head`
@@ -115,4 +122,4 @@ def _exit_status(code: object) -> int:
     if isinstance(code, int):
         return code
     print(code, file=sys.stderr)  # what sys.exit("message") prints
-    return 1
+    return 2  # an error; Python's own 1 would read as "something flagged"

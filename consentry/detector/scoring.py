@@ -56,7 +56,9 @@ class Scorer:
     """One onnxruntime session; ``score`` takes face crops, returns P(manipulated) per crop."""
 
     def __init__(self, path: Path | None = None, threads: int = 2) -> None:
-        import onnxruntime as ort
+        from consentry.onnxrt import load_onnxruntime
+
+        ort = load_onnxruntime()  # telemetry off
 
         path = path or model_path()
         opts = ort.SessionOptions()

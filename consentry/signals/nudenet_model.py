@@ -43,7 +43,9 @@ def model_path() -> Path | None:
 
 class BodyRegionDetector:
     def __init__(self, path: Path, threads: int = 1) -> None:
-        import onnxruntime as ort
+        from consentry.onnxrt import load_onnxruntime
+
+        ort = load_onnxruntime()  # telemetry off
 
         options = ort.SessionOptions()
         # One thread per worker process: the runner already uses one process per core.
