@@ -4,18 +4,23 @@ someone else's video, and does not confuse that person with others."""
 
 from __future__ import annotations
 
+import ast
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from consentry.cli.person import analyse_photos
 from consentry.match.likeness import service
+from consentry.match.likeness.consent import ConsentRequest
 from consentry.match.likeness.index import LikenessIndex
 from consentry.match.likeness.matcher import THRESHOLD, LikenessMatcher
 from consentry.signals.faces import dlib_files
-from consentry.store.db import open_database
-from consentry.store.tables.core import AuditEntry
+from consentry.store.db import current_actor, open_database
+from consentry.store.tables.core import AuditEntry, Item
 from consentry.store.tables.likeness import ConsentRecord, FaceEmbedding, Person
+from consentry.store.tables.verdicts import Verdict
 from consentry.testing.faces import group_photo, save_png, video_frame
 from tests.conftest import DEEPFAKE_DEV, THREATEXCHANGE, need
 
@@ -32,6 +37,13 @@ OTHER_ACTORS = ["01__kitchen_pan", "06__outside_talking_still_laughing", "07__ta
                 "09__walking_down_street_outside_angry", "13__talking_against_wall",
                 "13__walking_down_indoor_hall_disgust", "18__kitchen_pan", "27__kitchen_pan"]
 CONSENT = "the person, signed consent form, witnessed by J. Doe"
+REVIEW = (date.today() + timedelta(days=365)).isoformat()
+ENROL = ("person", "enrol", "--consent-method", "signed-document", "--consent", CONSENT,
+         "--review-date", REVIEW)
+
+
+def _consent(review: date | None = None) -> ConsentRequest:
+    return ConsentRequest("signed-document", CONSENT, review or date.today() + timedelta(days=365))
 
 
 def _frame_photo(video: Path, index: int, out: Path) -> Path:
@@ -46,8 +58,7 @@ def _crops(n: int) -> list[Path]:
 
 def test_proof_253_found_in_both_face_swaps_not_in_183(run_cli, tmp_path: Path) -> None:
     photo = _frame_photo(YOUTUBE / "253.mp4", 45, tmp_path / "253.png")
-    enrolled = run_cli("person", "enrol", "--name", "Person 253", "--consent", CONSENT,
-                       "--photos", str(photo), "--json")
+    enrolled = run_cli(*ENROL, "--name", "Person 253", "--photos", str(photo), "--json")
     assert enrolled.code == 0, enrolled.stderr
     person = enrolled.lines[0]["person"]
     videos = [need(p) for p in SWAPS + NOT_253]
@@ -67,8 +78,7 @@ def test_proof_253_found_in_both_face_swaps_not_in_183(run_cli, tmp_path: Path) 
 
 def _actor_proof(run_cli, tmp_path: Path, others: list[str]) -> None:
     photo = _frame_photo(ACTORS / "08__podium_speech_happy.mp4", 120, tmp_path / "08.png")
-    enrolled = run_cli("person", "enrol", "--name", "Actor 08", "--consent", CONSENT,
-                       "--photos", str(photo), "--json")
+    enrolled = run_cli(*ENROL, "--name", "Actor 08", "--photos", str(photo), "--json")
     assert enrolled.code == 0, enrolled.stderr
     videos = [need(ACTORS / "08__talking_against_wall.mp4")] + [need(ACTORS / f"{o}.mp4") for o in others]
     scan = run_cli("scan", "--json", "--signals", "faces", "--faces-fps", "0.5", "--workers", "2",
@@ -97,8 +107,7 @@ def test_proof_actor_08_not_in_any_other_actor_video(run_cli, tmp_path: Path) ->
 def test_refuses_photo_without_a_face_and_stores_nothing(run_cli, tmp_path: Path) -> None:
     good = save_png(group_photo(_crops(1), size=(400, 300)), tmp_path / "one.png")
     bridge = need(THREATEXCHANGE / "pdq/data/bridge-mods/aaa-orig.jpg")
-    result = run_cli("person", "enrol", "--name", "A", "--consent", CONSENT,
-                     "--photos", str(good), str(bridge))
+    result = run_cli(*ENROL, "--name", "A", "--photos", str(good), str(bridge))
     assert result.code == 2
     assert str(bridge) in result.stderr and "no face" in result.stderr
     listed = run_cli("person", "list", "--json")
@@ -107,8 +116,7 @@ def test_refuses_photo_without_a_face_and_stores_nothing(run_cli, tmp_path: Path
 
 def test_refuses_photo_with_several_faces_naming_it(run_cli, tmp_path: Path) -> None:
     crowd = save_png(group_photo(_crops(3)), tmp_path / "crowd.png")
-    result = run_cli("person", "enrol", "--name", "A", "--consent", CONSENT, "--photos", str(crowd),
-                     "--json")
+    result = run_cli(*ENROL, "--name", "A", "--photos", str(crowd), "--json")
     assert result.code == 2
     error = result.lines[0]["error"]
     assert str(crowd) in error and "3 faces" in error
@@ -119,30 +127,118 @@ def test_enrolment_needs_a_consent_record(run_cli, tmp_path: Path) -> None:
     photo = save_png(group_photo(_crops(1), size=(400, 300)), tmp_path / "one.png")
     result = run_cli("person", "enrol", "--name", "A", "--photos", str(photo))
     assert result.code == 2 and "--consent" in result.stderr
+    past = (date.today() - timedelta(days=1)).isoformat()
+    far = (date.today() + timedelta(days=6 * 366)).isoformat()
+    refused = {
+        "one character": ("--consent-method", "in-person", "--consent", "x", "--review-date", REVIEW),
+        "zero-width characters": ("--consent-method", "in-person", "--consent",
+                                  "\u200b\u200c\u200d\u2060\ufeff" * 5, "--review-date", REVIEW),
+        "no method": ("--consent", CONSENT, "--review-date", REVIEW),
+        "no review date": ("--consent-method", "in-person", "--consent", CONSENT),
+        "review date passed": ("--consent-method", "in-person", "--consent", CONSENT,
+                               "--review-date", past),
+        "review date today": ("--consent-method", "in-person", "--consent", CONSENT,
+                              "--review-date", date.today().isoformat()),
+        "review date too far": ("--consent-method", "in-person", "--consent", CONSENT,
+                                "--review-date", far),
+    }
+    for why, args in refused.items():
+        result = run_cli("person", "enrol", "--name", "A", *args, "--photos", str(photo))
+        assert result.code == 2, (why, result.stderr)
+    assert run_cli("person", "list", "--json").lines == []
+
+
+def test_enrolment_finds_faces_through_the_scan_analysis() -> None:
+    """One face pipeline: enrolment reads the faces signal's result; the service never runs
+    the pipeline itself (arrows point down) and has no decoder of its own."""
+    source = Path(service.__file__).read_text()
+    imported = {node.module for node in ast.walk(ast.parse(source))
+                if isinstance(node, ast.ImportFrom) and node.module}
+    assert not [m for m in imported if m.startswith(("consentry.pipeline", "consentry.media"))]
+    assert not hasattr(service, "read_photo_face")
+    person_cli = Path(service.__file__).parents[2] / "cli" / "person.py"
+    assert "analyse_paths" in person_cli.read_text()
+
+
+def _enrol(db, photo: Path, name: str = "Alex", **kw):  # type: ignore[no-untyped-def]
+    return service.enrol(db, name=name, consent=kw.pop("consent", _consent()),
+                         photos=analyse_photos([photo] * kw.pop("copies", 1)),
+                         actor=current_actor(), **kw)
+
+
+def test_same_face_twice_needs_force_and_is_audited(sqlite_url: str, tmp_path: Path) -> None:
+    photo = save_png(group_photo(_crops(1), size=(400, 300)), tmp_path / "one.png")
+    db = open_database(sqlite_url)
+    try:
+        first = _enrol(db, photo).person
+        with pytest.raises(service.DuplicateFace, match="matches a person already enrolled") as err:
+            _enrol(db, photo, name="Someone else")
+        assert "Alex" not in str(err.value) and str(first.person_id) not in str(err.value)
+        assert [p.person_id for p in service.list_persons(db)] == [first.person_id]
+        forced = _enrol(db, photo, name="Twin", force=True)
+        assert forced.duplicates_forced == 1
+        with db.session() as session:
+            dup_audits = session.scalars(select(AuditEntry).where(
+                AuditEntry.action == "likeness.enrol_duplicate")).all()
+        assert [(a.subject, a.details["forced"]) for a in dup_audits] == [
+            (f"person:{first.person_id}", False), (f"person:{first.person_id}", True)]
+    finally:
+        db.close()
+
+
+def test_expired_consent_stops_matching_until_renewed(sqlite_url: str, tmp_path: Path) -> None:
+    photo = save_png(group_photo(_crops(1), size=(400, 300)), tmp_path / "one.png")
+    db = open_database(sqlite_url)
+    try:
+        person = _enrol(db, photo).person
+        assert LikenessMatcher.load(db) is not None
+        with db.session() as session:  # a year later: the review date has come
+            session.execute(update(ConsentRecord).values(review_date=date.today()))
+        assert LikenessMatcher.load(db) is None
+        assert service.get_person(db, person.person_id).as_json()["matching"] is False
+        service.renew(db, person.person_id, _consent(), actor=current_actor())
+        matcher = LikenessMatcher.load(db)
+        assert matcher is not None and matcher.index.persons() == {person.person_id}
+    finally:
+        db.close()
+
+
+def _likeness_policy(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from consentry.policy.engine import RulesPolicy
+
+    path = tmp_path / "policy.toml"
+    path.write_text('version = 1\nname = "likeness"\n[[rule]]\nid = "protected"\naction = "review"\n'
+                    'message = "A protected person appears"\nwhen = { likeness = true }\n')
+    return RulesPolicy.from_file(path)
 
 
 def test_enrol_match_remove_audit_and_forget(db_url: str, tmp_path: Path) -> None:
-    """On SQLite and PostgreSQL: every step is audited, removal leaves no descriptor behind."""
+    """On SQLite and PostgreSQL: every step is audited; removal deletes the descriptors and
+    the consent, and stored results, verdicts and audit entries keep only a pseudonym."""
     crop = _crops(1)
     photo = save_png(group_photo(crop, size=(400, 300)), tmp_path / "one.png")
     consent_doc = tmp_path / "consent.pdf"
     consent_doc.write_bytes(b"%PDF-1.4 signed consent form")
+    name = "Alexandra Quintessa"
     db = open_database(db_url)
     try:
-        with db.session() as session:
-            person = service.enrol(session, name="Alex", attestation=CONSENT, photos=[photo, photo],
-                                   actor="tester", consent_file=consent_doc)
-            person_id = person.id
-        with db.session() as session:
-            shown = service.person_json(service.get_person(session, person_id), detail=True)
+        consent = ConsentRequest("signed-document", CONSENT, date.today() + timedelta(days=90),
+                                 consent_doc)
+        person = _enrol(db, photo, name=name, consent=consent, copies=2).person
+        person_id = person.person_id
+        shown = service.get_person(db, person_id).as_json(detail=True)
         assert shown["faces"] == 2 and shown["consents"][0]["document"] == "consent.pdf"
+        assert shown["consents"][0]["attested_by"] == current_actor()
+        assert shown["consents"][0]["method"] == "signed-document"
         assert len(shown["consents"][0]["document_sha256"]) == 64
         assert "vector" not in str(shown)
+        with db.session() as session:
+            vectors = [bytes(v) for v in session.scalars(select(FaceEmbedding.vector))]
 
         matcher = LikenessMatcher.load(db)
         assert matcher is not None and matcher.index.persons() == {person_id}
         from consentry.pipeline.analysis import Analyser
-        from consentry.pipeline.scan import finalise
+        from consentry.pipeline.decision import decide_batch
         from consentry.settings import ScanSettings
         from consentry.signals.faces.signal import FacesSignal
         from consentry.store import scans as scan_store
@@ -150,47 +246,59 @@ def test_enrol_match_remove_audit_and_forget(db_url: str, tmp_path: Path) -> Non
         with db.session() as session:
             scan_id = scan_store.start_scan(session, {})
         report = Analyser(ScanSettings(), [FacesSignal]).analyse(crop[0])
+        decide_batch([report], db, scan_id, [matcher], _likeness_policy(tmp_path))
+        assert [(h["person"], h["name"]) for h in report.fields["likeness"]] == [(person_id, name)]
+        assert report.verdict is not None and report.verdict.action == "review"
 
-        class NoPolicy:
-            def decide(self, report) -> None:  # type: ignore[no-untyped-def]
-                report.decided = True
-
-        finalise(report, db, scan_id, [matcher], NoPolicy())  # type: ignore[arg-type]
-        assert [h["person"] for h in report.fields["likeness"]] == [person_id]
-
-        with db.session() as session:
-            assert service.remove(session, person_id, actor="tester", reason="asked") == 2
+        removal = service.remove(db, person_id, actor=current_actor(), reason="asked")
+        assert (removal.embeddings_deleted, removal.items_rewritten) == (2, 1)
         with db.session() as session:
             assert session.scalar(select(func.count(FaceEmbedding.id))) == 0
             assert session.scalar(select(func.count(ConsentRecord.id))) == 0
             assert session.get(Person, person_id) is None
-            assert len(LikenessIndex.from_session(session)) == 0
-            actions = session.execute(select(AuditEntry.action, AuditEntry.subject, AuditEntry.actor)
-                                      .order_by(AuditEntry.id)).all()
-        assert [(a, s) for a, s, _ in actions] == [
-            ("likeness.enrol", f"person:{person_id}"), ("likeness.scan", f"scan:{scan_id}"),
-            ("likeness.match", f"person:{person_id}"), ("likeness.remove", f"person:{person_id}")]
-        assert all(actor for _, _, actor in actions)
+            assert len(LikenessIndex.from_session(session, current_only=False)) == 0
+            audits = session.execute(select(AuditEntry.action, AuditEntry.subject, AuditEntry.actor,
+                                            AuditEntry.details).order_by(AuditEntry.id)).all()
+            result = session.scalars(select(Item.result)).one()
+            reasons = session.scalars(select(Verdict.reasons)).one()
+        pseudonym = audits[-1].subject.removeprefix("person:")
+        assert pseudonym.startswith("removed-")
+        assert [(a.action, a.subject) for a in audits] == [
+            ("likeness.enrol", f"person:{pseudonym}"), ("likeness.scan", f"scan:{scan_id}"),
+            ("likeness.match", f"person:{pseudonym}"), ("likeness.remove", f"person:{pseudonym}")]
+        assert all(a.actor == current_actor() for a in audits)
+        # The match is still there (item, track, distance), about nobody in particular.
+        assert [(h["person"], h["name"]) for h in result["likeness"]] == [(pseudonym, None)]
+        for stored in (str(audits), str(result), str(reasons)):
+            assert name not in stored and CONSENT not in stored and "consent.pdf" not in stored
+            assert f"person {person_id}" not in stored and f"'person': {person_id}" not in stored
         assert LikenessMatcher.load(db) is None  # nobody enrolled: no matching at all
         matcher.index.remove(person_id)
         assert len(matcher.index) == 0
+        if db.sqlite_path is not None:  # nor in the file's free pages or its write-ahead log
+            files = [p for p in db.sqlite_path.parent.iterdir()
+                     if p.name.startswith(db.sqlite_path.name) and p.is_file()]
+            raw = b"".join(p.read_bytes() for p in files)
+            assert name.encode() not in raw and CONSENT.encode() not in raw
+            assert not any(v[:64] in raw for v in vectors)
     finally:
         db.close()
 
 
 def test_person_list_show_remove_cli(run_cli, tmp_path: Path) -> None:
     photo = save_png(group_photo(_crops(1), size=(400, 300)), tmp_path / "one.png")
-    enrolled = run_cli("person", "enrol", "--name", "Sam", "--consent", CONSENT, "--review-date",
-                       "2027-01-31", "--photos", str(photo), "--json")
+    enrolled = run_cli("person", "enrol", "--name", "Sam", "--consent-method", "video-call",
+                       "--consent", CONSENT, "--review-date", REVIEW, "--photos", str(photo), "--json")
     assert enrolled.code == 0, enrolled.stderr
     pid = enrolled.lines[0]["person"]
     listed = run_cli("person", "list", "--json").lines
     assert [(p["person"], p["name"], p["faces"], p["review_date"]) for p in listed] == [
-        (pid, "Sam", 1, "2027-01-31")]
+        (pid, "Sam", 1, REVIEW)]
     shown = run_cli("person", "show", str(pid), "--json").lines[0]
-    assert shown["consents"][0]["attestation"] == CONSENT
+    assert (shown["consents"][0]["note"], shown["consents"][0]["method"]) == (CONSENT, "video-call")
     removed = run_cli("person", "remove", str(pid), "--json")
-    assert removed.lines[0] == {"status": "removed", "person": pid, "embeddings_deleted": 1}
+    assert removed.lines[0] == {"status": "removed", "person": pid, "embeddings_deleted": 1,
+                                "items_rewritten": 0}
     assert run_cli("person", "list", "--json").lines == []
     missing = run_cli("person", "show", str(pid))
     assert missing.code == 2 and f"no enrolled person with id {pid}" in missing.stderr
@@ -215,11 +323,12 @@ def test_no_command_searches_a_photo_against_the_registry() -> None:
     commands = dict(walk(cli))
     assert {"scan", "bank", "person", "hash", "policy"} <= set(commands)
     assert {n for n in commands if n.startswith("person ")} == {
-        "person enrol", "person list", "person show", "person remove"}
+        "person enrol", "person renew", "person list", "person show", "person remove"}
     banned = ("search", "identify", "lookup", "recogni", "who", "find", "query", "appear")
     assert not [n for n in commands if any(b in n for b in banned)]
     # Commands of the registry that take files: only enrolment, which stores, never answers "who".
-    for name in ("person list", "person show", "person remove"):
+    for name in ("person renew", "person list", "person show", "person remove"):
         params = commands[name].params
-        assert not any(isinstance(p.type, click.Path) for p in params), name
+        files = [p.name for p in params if isinstance(p.type, click.Path)]
+        assert files == (["consent_file"] if name == "person renew" else []), name
         assert [p.name for p in params if isinstance(p, click.Argument)] in ([], ["person_id"])

@@ -3,6 +3,8 @@ process at a time; databases stamped when the migrations branched upgrade cleanl
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import pwd
 import subprocess
@@ -40,7 +42,7 @@ def test_one_linear_chain_ending_at_schema_head() -> None:
     chain = list(script.walk_revisions())  # head first
     assert [r.revision for r in chain][-4:] == ["0004_verdicts", "0003_likeness", "0002_banks",
                                                 "0001_core"]
-    for newer, older in zip(chain, chain[1:], strict=False):
+    for newer, older in itertools.pairwise(chain):
         assert newer.down_revision == older.revision  # no branches, no merges
     assert chain[-1].down_revision is None
     assert len(chain) == len(list((MIGRATIONS_DIR / "versions").glob("*.py")))
@@ -153,6 +155,24 @@ def test_concurrent_opens_of_a_new_database_all_succeed(db_url: str) -> None:
         assert current_revisions(db) == {SCHEMA_HEAD}
     finally:
         db.close()
+
+
+def test_several_scans_started_at_once_on_a_new_database_all_succeed(
+        db_url: str, tmp_path: Path) -> None:
+    from consentry.testing.samples import synthetic_scene
+
+    photo = tmp_path / "a.png"
+    synthetic_scene(1).save(photo)
+    cmd = [sys.executable, "-m", "consentry", "--db", db_url, "scan", "--json", "--signals", "hash",
+           "--workers", "1", str(photo)]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err for _, err in outputs]
+    assert all(json.loads(out.splitlines()[0])["status"] == "ok" for out, _ in outputs)
+    listed = subprocess.run([sys.executable, "-m", "consentry", "--db", db_url, "scans", "list",
+                             "--json"], capture_output=True, text=True, timeout=120, check=True)
+    assert sorted(json.loads(line)["n_items"] for line in listed.stdout.splitlines()) == [1] * 4
 
 
 def test_audit_actor_is_the_os_account_not_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

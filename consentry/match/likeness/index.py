@@ -1,20 +1,23 @@
 """The in-memory index of enrolled descriptors, rebuilt from the database for every scan.
 
 There is no second copy on disk: removing a person's rows removes them from every future
-index. Brute force in numpy: a registry of 10,000 descriptors is 5 MB and one query of a
+index. Only persons whose current consent (their newest consent record) has not reached its
+review date are matched. Brute force in numpy: a registry of 10,000 descriptors is 5 MB and one query of a
 track's faces costs well under a millisecond per thousand descriptors.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consentry.signals.faces.embed import DIM
-from consentry.store.tables.likeness import FaceEmbedding, Person
+from consentry.store.tables.core import utcnow
+from consentry.store.tables.likeness import ConsentRecord, FaceEmbedding, Person
 
 MODEL_NAME = "dlib_resnet_v1"
 
@@ -32,18 +35,30 @@ class LikenessIndex:
     vectors: np.ndarray  # M x 128
     person_ids: np.ndarray  # M
     names: dict[int, str]
+    expired: set[int] = field(default_factory=set)  # enrolled, consent expired: not matched
 
     @classmethod
-    def from_session(cls, session: Session) -> LikenessIndex:
-        rows = session.execute(
+    def from_session(cls, session: Session, *, current_only: bool = True,
+                     today: date | None = None) -> LikenessIndex:
+        """The descriptors of every person whose consent is current (of every enrolled
+        person with ``current_only=False``: enrolment's duplicate check)."""
+        today = today or utcnow().date()
+        newest: dict[int, date] = {}
+        for pid, review in session.execute(select(ConsentRecord.person_id, ConsentRecord.review_date)
+                                           .order_by(ConsentRecord.id)):
+            newest[pid] = review
+        names = {pid: name for pid, name in session.execute(select(Person.id, Person.name))}
+        expired = {pid for pid in names if newest.get(pid) is None or newest[pid] <= today}
+        rows = [r for r in session.execute(
             select(FaceEmbedding.person_id, FaceEmbedding.vector)
             .where(FaceEmbedding.model == MODEL_NAME).order_by(FaceEmbedding.id)
-        ).all()
-        names = {pid: name for pid, name in session.execute(select(Person.id, Person.name))}
+        ) if not (current_only and r.person_id in expired)]
+        if current_only:
+            names = {pid: name for pid, name in names.items() if pid not in expired}
         if not rows:
-            return cls(np.zeros((0, DIM), np.float32), np.zeros(0, np.int64), names)
+            return cls(np.zeros((0, DIM), np.float32), np.zeros(0, np.int64), names, expired)
         return cls(np.stack([from_bytes(r.vector) for r in rows]),
-                   np.array([r.person_id for r in rows], dtype=np.int64), names)
+                   np.array([r.person_id for r in rows], dtype=np.int64), names, expired)
 
     def __len__(self) -> int:
         return len(self.person_ids)

@@ -21,6 +21,7 @@ from consentry.match.likeness.index import LikenessIndex
 from consentry.signals.face_types import FacesPayload
 from consentry.store import audit
 from consentry.store.db import Database, current_actor
+from consentry.store.erasure import subject_of
 from consentry.store.tables.core import Item
 from consentry.types import ItemReport
 
@@ -61,6 +62,10 @@ class LikenessMatcher(Matcher):
 
         with db.session() as session:
             index = LikenessIndex.from_session(session)
+        if index.expired:
+            log.warning("%d enrolled person(s) not matched: their consent reached its review date "
+                        "(consentry person list; renew with consentry person renew)",
+                        len(index.expired))
         if len(index) and (reason := unavailable_reason()) is not None:
             log.warning("likeness registry not used: %s (%d persons enrolled)", reason,
                         len(index.persons()))
@@ -92,7 +97,7 @@ class LikenessMatcher(Matcher):
         # Every registry match is audited; the scan's use of the registry once (above), and
         # each item's own stored result records that it was compared.
         for hit in found:
-            audit.record(session, self.actor, "likeness.match", f"person:{hit['person']}",
+            audit.record(session, self.actor, "likeness.match", subject_of(hit["person"]),
                   item_id=report.item_id, path=str(report.path), track=hit["track"],
                   distance=hit["distance"], threshold=self.threshold, frames=hit["frames"])
 
