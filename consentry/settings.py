@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,6 +44,9 @@ class ScanSettings:
     options: tuple[Any, ...] = ()
     fast_jpeg: bool = True  # PIL draft decode for hashing large JPEGs (see docs/performance.md)
     thumbnails: bool = False  # only made when a report is asked for
+    # --skip-known: SHA-256 -> the stored item that the same signal versions already analysed;
+    # such a file is read (to hash it) but not decoded again
+    known_items: Mapping[str, int] | None = None
 
     def options_for(self, cls: type[OptionsT]) -> OptionsT:
         for given in self.options:

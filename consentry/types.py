@@ -186,6 +186,10 @@ class ItemReport:
     thumbnail_jpeg: bytes | None = None
     item_id: int | None = None
     scan_id: int | None = None
+    # --skip-known: the stored item this identical file was analysed as, with the same signal
+    # versions; ``reused`` is that item's stored JSON, which this item then repeats
+    known_item_id: int | None = None
+    reused: dict[str, Any] | None = None
 
     def fail(self, code: str, reason: str) -> None:
         self.status = ItemStatus.ERROR
@@ -205,6 +209,8 @@ class ItemReport:
         return {name: result.version for name, result in self.results.items()}
 
     def as_json(self) -> dict[str, Any]:
+        if self.reused is not None:
+            return self._reused_json()
         out: dict[str, Any] = {
             **path_json(self.path),  # path, and path_bytes when not UTF-8
             "kind": self.kind.value if self.kind else None,
@@ -230,6 +236,18 @@ class ItemReport:
             out["scan_id"] = self.scan_id
         return out
 
+    def _reused_json(self) -> dict[str, Any]:
+        assert self.reused is not None
+        out = {k: v for k, v in self.reused.items()
+               if k not in ("path", "path_bytes", "item_id", "scan_id", "known_item_id")}
+        out.update(path_json(self.path))
+        out["known_item_id"] = self.known_item_id
+        if self.item_id is not None:
+            out["item_id"] = self.item_id
+        if self.scan_id is not None:
+            out["scan_id"] = self.scan_id
+        return out
+
 
 @dataclass
 class ScanSummary:
@@ -239,6 +257,7 @@ class ScanSummary:
     n_items: int = 0
     n_errors: int = 0
     n_flagged: int = 0
+    n_known: int = 0  # --skip-known: identical files whose earlier result was repeated
     interrupted: bool = False
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import re
 import subprocess
@@ -166,3 +167,38 @@ def test_json_lines_carry_the_scan_id(run_cli, media: Path) -> None:
     result = run_cli("scan", "--json", "--signals", "hash", str(media))
     scan_ids = {line["scan_id"] for line in result.lines}
     assert len(scan_ids) == 1 and isinstance(scan_ids.pop(), int)
+
+
+def test_skip_known_repeats_the_stored_result_until_a_signal_version_changes(
+        run_cli, sqlite_url: str, media: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = {line["path"]: line for line in run_cli("scan", "--json", "--signals", "hash", str(media)).lines}
+    again = run_cli("scan", "--json", "--signals", "hash", "--skip-known", str(media))
+    assert again.code == 0
+    for line in again.lines:
+        earlier = first[line["path"]]
+        assert line["known_item_id"] == earlier["item_id"] and line["item_id"] != earlier["item_id"]
+        assert (line.get("pdq"), line.get("vpdq")) == (earlier.get("pdq"), earlier.get("vpdq"))
+        assert line["verdict"] == earlier["verdict"] and line["sha256"] == earlier["sha256"]
+    # a new version of the hash signal: the same files are analysed anew
+    monkeypatch.setenv("CONSENTRY_TEST_HASH_VERSION", "2")
+    code = ("import os, runpy, sys; from consentry.signals.hashes import HashSignal; "
+            "HashSignal.version = os.environ['CONSENTRY_TEST_HASH_VERSION']; "
+            "sys.argv = ['consentry'] + sys.argv[1:]; runpy.run_module('consentry', run_name='__main__')")
+    args = ["--db", sqlite_url, "scan", "--json", "--signals", "hash", "--skip-known", str(media)]
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert lines and all("known_item_id" not in line for line in lines), out.stderr
+    assert all(line["signal_versions"] == {"hash": "2"} for line in lines)
+
+
+def test_a_policy_file_needing_signals_that_will_not_run_is_refused(run_cli, media: Path,
+                                                                     tmp_path: Path) -> None:
+    policy = tmp_path / "p.toml"
+    policy.write_text('version = 1\nname = "needs-faces"\n\n[[rule]]\nid = "face-review"\naction = "review"\n'
+                      'priority = "normal"\nmessage = "a face"\nwhen = { faces = true }\n')
+    refused = run_cli("scan", "--signals", "hash", "--policy", str(policy), str(media))
+    assert refused.code == 2 and "faces" in refused.stderr and "face-review" in refused.stderr
+    allowed = run_cli("scan", "--json", "--signals", "hash", "--policy", str(policy),
+                      "--allow-missing-signals", str(media))
+    assert allowed.code == 0
+    assert all("faces" in line["verdict"]["missing_signals"] for line in allowed.lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,12 +12,15 @@ import click
 
 from consentry.cli.common import EXIT_OK, common_options, fail, handle_errors, state
 from consentry.cli.signal_options import build_options, signal_options
+from consentry.match.matchers import MATCHERS
 from consentry.pipeline.runner import Analysis, default_workers
 from consentry.policy.engine import RulesPolicy
 from consentry.settings import Limits, ScanSettings
+from consentry.signals import catalog
 
 if TYPE_CHECKING:
     from consentry.actions.sinks import Sink
+    from consentry.signals.base import Signal
     from consentry.types import ScanSummary
 
 
@@ -56,6 +60,13 @@ def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  
 @click.option("--max-worker-memory", type=click.IntRange(min=0), default=Limits.max_worker_memory,
               show_default=True, help="Cap each worker process's memory (bytes of address "
               "space; 0: no cap).")
+@click.option("--allow-missing-signals", is_flag=True,
+              help="Scan even when block/review rules of the policy need signals that will not "
+              "run (those rules then never fire; verdicts list the signals as missing).")
+@click.option("--skip-known", is_flag=True,
+              help="Do not analyse again a file (same SHA-256) that these very signal versions "
+              "already analysed: repeat its stored result. A signal whose version changed "
+              "analyses it anew.")
 @click.option("--full-decode", is_flag=True,
               help="Decode JPEGs at full size for hashing (default: reduced-scale for big ones).")
 @signal_options
@@ -65,7 +76,7 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, workers: i
             report_path: Path | None, no_blur: bool, max_pixels: int, max_duration: float,
             max_decode_seconds: float, max_file_size: int, max_item_seconds: float,
             max_worker_memory: int, full_decode: bool, policy_path: Path | None,
-            **signal_params: Any) -> None:
+            allow_missing_signals: bool, skip_known: bool, **signal_params: Any) -> None:
     """Scan images, videos and folders; store and print what was found.
 
     Exit codes: 0 nothing flagged, 1 something flagged, 2 usage or fatal error,
@@ -84,8 +95,16 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, workers: i
         fast_jpeg=not full_decode,
         thumbnails=report_path is not None,
     )
+    classes = catalog.resolve(signals)
+    if policy_path is not None:
+        _check_policy_signals(policy, classes, allow_missing=allow_missing_signals)
+    if skip_known:  # the database opens first, to know what is already analysed
+        from consentry.store.scans import known_items
+
+        known = known_items(state().database(), {c.name: c.version for c in classes})
+        settings = replace(settings, known_items=known)
     # The workers start on the files now, while this process opens the database.
-    analysis = Analysis(paths, settings, workers or default_workers())
+    analysis = Analysis(paths, settings, workers or default_workers(), classes)
     try:
         if analysis.total == 0:
             click.echo(f"nothing to scan: no files under {', '.join(map(str, paths))}", err=True)
@@ -94,6 +113,16 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, workers: i
     finally:
         analysis.close()
     sys.exit(summary.exit_code)
+
+
+def _check_policy_signals(policy: RulesPolicy, classes: list[type[Signal]], *,
+                          allow_missing: bool) -> None:
+    """A policy file whose block/review rules need a signal that will not run would silently
+    allow what it was written to catch: that is an error (exit 2) unless ``allow_missing``.
+    The shipped default policy is not checked: running fewer signals under it (--signals, or an
+    extra left out) is the operator's choice, and each verdict lists what was not looked at."""
+    ran = {c.name for c in classes} | set(MATCHERS)  # matchers run, if only against nothing
+    policy.spec.check_signals(ran, allow_missing=allow_missing)
 
 
 def _run(analysis: Analysis, policy: RulesPolicy, report_path: Path | None, *,

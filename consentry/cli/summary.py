@@ -88,6 +88,8 @@ class ScanConsole:
             table.add_row(f"  {kind}", str(count))
         table.add_row("could not be read", str(summary.n_errors))
         table.add_row("flagged", str(summary.n_flagged))
+        if summary.n_known:
+            table.add_row("known (--skip-known)", str(summary.n_known))
         if self.report_path:
             table.add_row("report", str(self.report_path))
         self.out.print(table)

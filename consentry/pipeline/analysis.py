@@ -75,6 +75,10 @@ class Analyser:
             sniffed = sniff(head)
             keep = sniffed is not None and sniffed.kind is MediaKind.IMAGE
             data = _digest(fh, report, keep=keep and report.size <= MAX_IMAGE_FILE_BYTES)
+            known = self.settings.known_items
+            if known and report.sha256 in known:  # --skip-known: the same versions saw it
+                report.known_item_id = known[report.sha256]
+                return
             if sniffed is None:
                 raise UnsupportedMedia(
                     "not a recognised image or video (identified by content, not by name)"

@@ -86,6 +86,7 @@ class Pipeline:
                 summary.n_items += 1
                 summary.n_errors += report.status is ItemStatus.ERROR
                 summary.n_flagged += report.flagged
+                summary.n_known += report.known_item_id is not None
                 for sink in sinks:
                     sink.item(report)
             batch.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import pwd
 from collections.abc import Iterator
@@ -15,11 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from consentry.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 # The newest migration: a database stamped with it is current and opens without importing
 # Alembic (~0.2 s). tests/test_store.py checks it against Alembic's own view of the chain.
-SCHEMA_HEAD = "0006_drop_item_hashes"
+SCHEMA_HEAD = "0007_item_signal_versions"
 # Until 0005 the stages' migrations branched off 0001_core, so a database could be stamped
 # with any of these (several rows). They only create tables and skip the tables that exist,
 # so such a database is restamped 0001_core and walks the linear chain (see _restamp_legacy).
@@ -84,7 +87,10 @@ class Database:
         if self.sqlite_path is None:
             return
         with self.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+        if busy and busy[0]:
+            log.warning("another process is reading %s: deleted data leaves its write-ahead log "
+                        "at the next checkpoint", self.sqlite_path)
 
     def close(self) -> None:
         self.engine.dispose()

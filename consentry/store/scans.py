@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from consentry import __version__
 from consentry.names import path_text
 from consentry.store.db import Database
 from consentry.store.tables.core import Item, Scan, utcnow
-from consentry.types import ItemReport
+from consentry.types import ItemReport, ItemStatus
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,33 @@ def insert_items(session: Session, scan_id: int, reports: Sequence[ItemReport]) 
         "sha256": report.sha256,
         "media": report.info.as_json() if report.info else None,
         "result": {},
+        "signal_versions": (versions_key(report.signal_versions)
+                            if report.status is ItemStatus.OK and not report.signal_errors
+                            and report.known_item_id is None else None),
     } for report in reports]
     ids = session.scalars(insert(Item).returning(Item.id, sort_by_parameter_order=True), rows).all()
     for report, item_id in zip(reports, ids, strict=True):
         report.item_id = item_id
+
+
+def versions_key(versions: dict[str, str]) -> str:
+    """The stored form of an item's signal versions: ``name=version,...`` sorted by name."""
+    return ",".join(f"{name}={versions[name]}" for name in sorted(versions))
+
+
+def known_items(db: Database, versions: dict[str, str]) -> dict[str, int]:
+    """SHA-256 -> the newest item analysed without error by exactly these signal versions."""
+    key = versions_key(versions)
+    with db.session() as session:
+        rows = session.execute(select(Item.sha256, func.max(Item.id))
+                               .where(Item.signal_versions == key, Item.sha256.is_not(None))
+                               .group_by(Item.sha256))
+        return {sha: item_id for sha, item_id in rows}
+
+
+def stored_results(session: Session, item_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    rows = session.execute(select(Item.id, Item.result).where(Item.id.in_(list(item_ids))))
+    return {item_id: result for item_id, result in rows}
 
 
 def finish_items(session: Session, reports: Sequence[ItemReport]) -> None:

@@ -38,7 +38,8 @@ class Scan(Base):
 
 class Item(Base):
     __tablename__ = "items"
-    __table_args__ = (Index("ix_items_md5", "md5"), Index("ix_items_sha256", "sha256"))
+    __table_args__ = (Index("ix_items_md5", "md5"), Index("ix_items_sha256", "sha256"),
+                      Index("ix_items_sha256_versions", "sha256", "signal_versions"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
@@ -54,6 +55,8 @@ class Item(Base):
     # The item's full JSON object (the documented schema), so every signal's output is kept
     # without a column per signal.
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # "name=version,..." of the signals that produced ``result`` without error (--skip-known)
+    signal_versions: Mapped[str | None] = mapped_column(String(400))
     flagged: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
