@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from consentry.match.banks.video import compare, unique_good_frames
+from consentry.signals.hashing.hash_types.vpdq import compare, unique_good_frames
 from consentry.signals.hashing.mih import MIHIndex, popcount_distance, words_to_hex
 
 THRESHOLD = 31

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from consentry.actions.sinks import ListSink
 from consentry.match.banks import service
-from consentry.match.banks.submission import hash_paths, records_from_item, submission_item
-from consentry.pipeline.scan import run_scan
-from consentry.policy.base import FlagOnMatchPolicy
+from consentry.match.banks.records import records_from_item
+from consentry.match.banks.submission import submission_item
+from consentry.pipeline.hashing import hash_paths
+from consentry.pipeline.scan import Pipeline
 from consentry.settings import ScanSettings
 from consentry.store.db import Database, open_database
 from consentry.store.tables.banks import BankMatch, Withdrawal
@@ -50,10 +52,9 @@ def _bank(db: Database, name: str, kind: str, paths: list[Path], **settings) -> 
 
 
 def _scan(db: Database, paths: list[Path]) -> dict[str, ItemReport]:
-    reports: list[ItemReport] = []
-    run_scan(paths, ScanSettings(signals=("hash",)), db, policy=FlagOnMatchPolicy(),
-             on_item=reports.append)
-    return {r.path.name: r for r in reports}
+    found = ListSink()
+    Pipeline(db).scan(paths, [found], ScanSettings(signals=("hash",)))
+    return {r.path.name: r for r in found.reports}
 
 
 def _matched(report: ItemReport) -> set[tuple[str, str]]:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from consentry.hashpage import build_page
-from consentry.match.banks.submission import hash_paths, submission_item
+from consentry.match.banks.submission import submission_item
+from consentry.pipeline.hashing import hash_paths
 from consentry.signals.hashing.pdq import distance
 from tests.conftest import THREATEXCHANGE, need
 

@@ -13,6 +13,7 @@ from consentry.pipeline.analysis import Analyser
 from consentry.settings import Limits, ScanSettings
 from consentry.signals.hashes import HashSignal
 from consentry.signals.hashing import pdq
+from consentry.signals.options import HashOptions
 from tests.conftest import THREATEXCHANGE, need
 
 # Meta's rule for a correct port: within 10 bits of the C++ (WASM) reference; the Java and
@@ -35,7 +36,8 @@ def _bound(source: str) -> int:
 def _image_hash(path: Path, *, dihedral: bool = False):  # type: ignore[no-untyped-def]
     """PDQ as `consentry scan --signals hash` computes it (a JPEG's Y plane, big ones at half
     scale; other formats through RGB)."""
-    report = Analyser(ScanSettings(signals=("hash",), dihedral=dihedral), [HashSignal]).analyse(path)
+    settings = ScanSettings(signals=("hash",), options=(HashOptions(dihedral=dihedral),))
+    report = Analyser(settings, [HashSignal]).analyse(path)
     assert report.status.value == "ok", report.error
     fields = report.results["hash"].fields
     if dihedral:
@@ -108,7 +110,7 @@ MIN_AGREEMENT = {"doorknob-hd-no-bar": 0.85}
 def scanned_videos() -> dict[str, tuple[list[dict], float]]:
     """Every sample video hashed at every frame, once for this module: name -> (frames, fps)."""
     need(THREATEXCHANGE / "tmk" / "sample-videos")
-    analyser = Analyser(ScanSettings(video_fps=None), [HashSignal])
+    analyser = Analyser(ScanSettings(options=(HashOptions(every_frame=True),)), [HashSignal])
     out = {}
     for name in VIDEOS:
         report = analyser.analyse(THREATEXCHANGE / "tmk" / "sample-videos" / f"{name}.mp4")
@@ -131,7 +133,7 @@ def test_vpdq_matches_reference_frame_by_frame(name: str, scanned_videos) -> Non
 
 def _video_matches(hashes: dict[str, list[str]]) -> set[tuple[str, str]]:
     """Pairs that match under Meta's vPDQ rule: 80% of unique frames both ways, 31 bits."""
-    from consentry.match.banks.video import compare
+    from consentry.signals.hashing.hash_types.vpdq import compare
 
     pairs = set()
     for q in hashes:
@@ -143,7 +145,7 @@ def _video_matches(hashes: dict[str, list[str]]) -> set[tuple[str, str]]:
 
 
 def test_video_level_rule_agrees_with_reference_hashes(scanned_videos) -> None:  # type: ignore[no-untyped-def]
-    from consentry.match.banks.video import unique_good_frames
+    from consentry.signals.hashing.hash_types.vpdq import unique_good_frames
 
     ours = {n: unique_good_frames([(f["hash"], f["quality"]) for f in frames], 50)
             for n, (frames, _fps) in scanned_videos.items()}

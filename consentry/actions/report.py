@@ -17,6 +17,8 @@ import numpy as np
 from consentry import __version__
 from consentry.actions.protect import protect
 from consentry.actions.sections import banks, faces, manipulation, provenance, sexual, verdict
+from consentry.signals.hashing import catalogue as hash_catalogue
+from consentry.signals.hashing.base import ReportLine
 from consentry.types import ItemReport, ItemStatus
 
 # The findings column of each row, in this order: one renderer per stage, each returning an
@@ -87,6 +89,11 @@ def render(items: list[ReportItem], scan_id: int, *, blur: bool = True) -> str:
 """
 
 
+def _hash_line(line: ReportLine) -> str:
+    code = f" <code>{html.escape(line.code)}</code>" if line.code else ""
+    return f"{html.escape(line.label)}{code}{html.escape(line.suffix)}"
+
+
 def _row(item: ReportItem, blur: bool) -> str:
     data = item.data
     thumb = ""
@@ -103,11 +110,7 @@ def _row(item: ReportItem, blur: bool) -> str:
                                 + (f" {media['duration']:.1f}s" if media.get("duration") else "")))
     if data.get("error"):
         desc.append(f'<span class="error">{html.escape(str(data["error"]))}</span>')
-    hashes = [f"md5 <code>{data['md5']}</code>" if data.get("md5") else ""]
-    if pdq := data.get("pdq"):
-        hashes.append(f"pdq <code>{pdq['hash']}</code> q{pdq['quality']}")
-    if vpdq := data.get("vpdq"):
-        hashes.append(f"vpdq: {len(vpdq)} frames")
+    hashes = [_hash_line(line) for t in hash_catalogue.all_types() if (line := t.report_line(data))]
     sections = "".join(section(item) for section in SECTIONS)
     return (f'<tr class="{css}"><td>{thumb}</td><td>{"<br>".join(desc)}</td>'
             f'<td>{"<br>".join(h for h in hashes if h)}</td><td>{sections}</td></tr>')

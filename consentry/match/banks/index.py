@@ -1,5 +1,6 @@
-"""The bank indexes beside the database (``Database.sidecar_dir/banks``): one MIH index of
-every banked PDQ hash and one of every banked vPDQ frame, payload = the entry id.
+"""The bank indexes beside the database (``Database.sidecar_dir/banks``): one MIH index per
+hash type that uses one (PDQ: every banked hash; vPDQ: every distinct banked frame hash),
+payload = the entry id. Digest types (MD5, SHA-256) need none: the database looks them up.
 
 The database is the truth; the index is a cache of it. ``sync`` adds the entries written since
 the index was saved (new hashes are matchable without a rebuild), hides withdrawn ones, and
@@ -19,13 +20,13 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import func, select
 
-from consentry.match.banks.records import parse_vpdq
+from consentry.signals.hashing import catalogue
+from consentry.signals.hashing.base import HashType
 from consentry.signals.hashing.mih import MIHIndex, hex_to_words
 from consentry.store.db import Database
 from consentry.store.tables.banks import BankEntry
 
 log = logging.getLogger(__name__)
-KINDS = ("pdq", "vpdq")
 _BATCH = 50_000
 
 
@@ -44,14 +45,19 @@ def _locked(folder: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def indexed_types() -> tuple[type[HashType], ...]:
+    return catalogue.with_index(MIHIndex)
+
+
 def sync(db: Database) -> dict[str, MIHIndex]:
-    """Bring both indexes up to date with the database and return them."""
+    """Bring every hash type's index up to date with the database and return them by name."""
     folder = index_dir(db)
     with _locked(folder):
-        return {kind: _sync_one(db, folder / kind, kind) for kind in KINDS}
+        return {t.name: _sync_one(db, folder / t.name, t) for t in indexed_types()}
 
 
-def _sync_one(db: Database, path: Path, signal: str) -> MIHIndex:
+def _sync_one(db: Database, path: Path, htype: type[HashType]) -> MIHIndex:
+    signal = htype.name
     index = _load(path)
     watermark = int(index.meta.get("max_id", 0)) if index else 0
     with db.session() as session:
@@ -67,7 +73,7 @@ def _sync_one(db: Database, path: Path, signal: str) -> MIHIndex:
         index.meta = {"max_id": 0, "entries": 0}
     changed = False
     if watermark < max_id:
-        words, payload, n_entries = _rows_after(db, signal, watermark)
+        words, payload, n_entries = _rows_after(db, htype, watermark)
         index.add(words, payload)
         index.meta = {"max_id": max_id, "entries": index.meta.get("entries", 0) + n_entries}
         changed = True
@@ -90,23 +96,20 @@ def _load(path: Path) -> MIHIndex | None:
         return None
 
 
-def _rows_after(db: Database, signal: str, watermark: int) -> tuple[np.ndarray, np.ndarray, int]:
+def _rows_after(db: Database, htype: type[HashType], watermark: int
+                ) -> tuple[np.ndarray, np.ndarray, int]:
     hashes: list[str] = []
     payload: list[int] = []
     n_entries = 0
     with db.session() as session:
         rows = session.execute(
             select(BankEntry.id, BankEntry.value)
-            .where(BankEntry.signal == signal, BankEntry.id > watermark).order_by(BankEntry.id)
+            .where(BankEntry.signal == htype.name, BankEntry.id > watermark).order_by(BankEntry.id)
             .execution_options(yield_per=_BATCH)
         )
         for entry_id, value in rows:
             n_entries += 1
-            if signal == "pdq":
-                hashes.append(value)
+            for key in htype.index_keys(value):  # vPDQ: one row per distinct frame hash
+                hashes.append(key)
                 payload.append(entry_id)
-            else:  # one index row per distinct frame hash of the video
-                for frame_hash in dict.fromkeys(f.hash for f in parse_vpdq(value)):
-                    hashes.append(frame_hash)
-                    payload.append(entry_id)
     return hex_to_words(hashes), np.array(payload, dtype=np.int64), n_entries

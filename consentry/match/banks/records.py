@@ -1,24 +1,24 @@
 """One bank entry as plain data (``BankRecord``), with the validation every input path shares:
-files, scans, submissions and the import formats all become records first.
+files, scans, submissions, exchanges and the import formats all become records first.
 
-Signal values are canonical strings, so that an export and a re-import give the same bytes:
-- ``pdq``: 64 lowercase hex characters; ``md5``: 32; ``sha256``: 64.
-- ``vpdq``: python-threatexchange's compact form, a JSON list of ``"pdq_hex,quality,timestamp"``
-  strings (timestamp in seconds, 3 decimals), in frame order.
+Values are the hash type's canonical strings (``consentry.signals.hashing``), so an export
+and a re-import give the same bytes. A digest named for its media by another system
+(``video_md5``, ``photo_sha256``) keeps that media in ``attributes["media"]``, so exports can
+name it the same way again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-SIGNALS = ("pdq", "vpdq", "md5", "sha256")
-HEX_LENGTHS = {"pdq": 64, "md5": 32, "sha256": 64}
-# Names other tools use for the same signals (python-threatexchange, HMA).
-SIGNAL_ALIASES = {"video_md5": "md5", "photo_md5": "md5", "pdq_video": "vpdq"}
+from consentry.signals.hashing import catalogue
+from consentry.signals.hashing.base import HashType, HashValueError, UnknownHashType
+from consentry.signals.hashing.hash_types.vpdq import vpdq_value
+
+__all__ = ["BankRecord", "RecordError", "make_record", "records_from_item", "vpdq_value"]
+MEDIA_KEY = "media"  # attributes key: photo or video, when the hash type covers both
 
 
 class RecordError(ValueError):
@@ -29,17 +29,10 @@ class RecordError(ValueError):
         self.field = field_name
 
 
-@dataclass(frozen=True)
-class VpdqFrame:
-    hash: str
-    quality: int
-    timestamp: float
-
-
 @dataclass
 class BankRecord:
-    signal: str
-    value: str
+    signal: str  # a registered hash type's name
+    value: str  # canonical for that type
     quality: int | None = None
     case_id: str | None = None
     external_id: str | None = None
@@ -48,71 +41,38 @@ class BankRecord:
     added_at: datetime | None = None
 
     @property
+    def hash_type(self) -> type[HashType]:
+        return catalogue.get(self.signal)
+
+    @property
     def value_key(self) -> str:
-        if self.signal == "vpdq":
-            return hashlib.sha256(self.value.encode()).hexdigest()
-        return self.value
+        return self.hash_type.value_key(self.value)
 
-    def frames(self) -> list[VpdqFrame]:
-        return parse_vpdq(self.value) if self.signal == "vpdq" else []
+    @property
+    def media(self) -> str | None:
+        media = self.attributes.get(MEDIA_KEY)
+        return media if media in ("photo", "video") else None
 
-
-def normalise_signal(name: str) -> str:
-    key = name.strip().lower()
-    key = SIGNAL_ALIASES.get(key, key)
-    if key not in SIGNALS:
-        raise RecordError("signal_type", f"unknown signal type {name!r} (known: {', '.join(SIGNALS)})")
-    return key
+    @property
+    def exchange_name(self) -> str:
+        """The type's name as python-threatexchange writes it (``video_md5``, ``pdq``...)."""
+        return self.hash_type.exchange_name(self.media)
 
 
-def normalise_hex(signal: str, value: str, field_name: str = "signal_value") -> str:
-    text = value.strip().lower()
-    want = HEX_LENGTHS[signal]
-    if len(text) != want:
-        raise RecordError(field_name, f"a {signal} hash is {want} hex characters, got {len(text)}")
+def hash_type(name: str) -> type[HashType]:
     try:
-        bytes.fromhex(text)
-    except ValueError:
-        raise RecordError(field_name, f"not hexadecimal: {value[:80]!r}") from None
-    return text
-
-
-def parse_vpdq(value: str, field_name: str = "signal_value") -> list[VpdqFrame]:
-    try:
-        items = json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise RecordError(field_name, f"vpdq value is not a JSON list: {exc.msg}") from None
-    if not isinstance(items, list) or not items:
-        raise RecordError(field_name, "vpdq value must be a non-empty JSON list of frames")
-    frames = []
-    for n, item in enumerate(items):
-        parts = item.split(",") if isinstance(item, str) else []
-        if len(parts) != 3:
-            raise RecordError(field_name, f"vpdq frame {n} is not 'pdq_hex,quality,timestamp'")
-        try:
-            quality, timestamp = int(parts[1]), float(parts[2])
-        except ValueError:
-            raise RecordError(field_name, f"vpdq frame {n}: quality or timestamp is not a number") from None
-        if not 0 <= quality <= 100:
-            raise RecordError(field_name, f"vpdq frame {n}: quality {quality} is not 0-100")
-        frames.append(VpdqFrame(normalise_hex("pdq", parts[0], field_name), quality, timestamp))
-    return frames
-
-
-def vpdq_value(frames: list[dict[str, Any]] | list[VpdqFrame]) -> str:
-    """Canonical vPDQ string from frames (dicts with hash/quality/timestamp, or VpdqFrame)."""
-    out = []
-    for f in frames:
-        h, q, t = (f.hash, f.quality, f.timestamp) if isinstance(f, VpdqFrame) else (
-            f["hash"], f["quality"], f["timestamp"])
-        out.append(f"{h},{int(q)},{float(t):.3f}")
-    return json.dumps(out, separators=(",", ":"))
+        return catalogue.get(str(name))
+    except UnknownHashType as exc:
+        raise RecordError("signal_type", str(exc)) from None
 
 
 def make_record(signal: str, value: str, *, quality: Any = None, **meta: Any) -> BankRecord:
     """Validate and canonicalise one entry (raises RecordError naming the bad field)."""
-    signal = normalise_signal(signal)
-    canonical = vpdq_value(parse_vpdq(value.strip())) if signal == "vpdq" else normalise_hex(signal, value)
+    htype = hash_type(signal)
+    try:
+        canonical = htype.parse(value)
+    except HashValueError as exc:
+        raise RecordError("signal_value", str(exc)) from None
     q: int | None = None
     if quality not in (None, ""):
         try:
@@ -124,6 +84,9 @@ def make_record(signal: str, value: str, *, quality: Any = None, **meta: Any) ->
     attributes = meta.pop("attributes", None) or {}
     if not isinstance(attributes, dict):
         raise RecordError("metadata", "metadata must be a JSON object")
+    media = _media_named(str(signal), htype)
+    if media and MEDIA_KEY not in attributes:
+        attributes = {**attributes, MEDIA_KEY: media}
     clean = {k: (str(v) if v not in (None, "") else None) for k, v in meta.items() if k != "added_at"}
     added_at = meta.get("added_at")
     if isinstance(added_at, str) and added_at:
@@ -131,5 +94,33 @@ def make_record(signal: str, value: str, *, quality: Any = None, **meta: Any) ->
             added_at = datetime.fromisoformat(added_at)
         except ValueError:
             raise RecordError("added_at", f"not an ISO 8601 time: {added_at!r}") from None
-    return BankRecord(signal, canonical, q, clean.get("case_id"), clean.get("external_id"),
+    return BankRecord(htype.name, canonical, q, clean.get("case_id"), clean.get("external_id"),
                       clean.get("note"), attributes, added_at or None)
+
+
+def _media_named(name: str, htype: type[HashType]) -> str | None:
+    """``video_md5`` names the media of a digest that covers both photos and videos."""
+    if len(htype.media) < 2:
+        return None
+    prefix = name.strip().lower().split("_", 1)[0]
+    return prefix if prefix in htype.media else None
+
+
+def records_from_item(item: dict[str, Any]) -> list[BankRecord]:
+    """Bank records for one submission or scan item, one per value each hash type gives
+    (raises RecordError)."""
+    name = item.get("name")
+    attrs: dict[str, Any] = {"name": name} if name else {}
+    media = {"image": "photo", "video": "video"}.get(str(item.get("kind")))
+    records = []
+    for htype in catalogue.all_types():
+        try:
+            values = htype.bank_values(item)
+        except (HashValueError, KeyError, TypeError, ValueError) as exc:
+            raise RecordError(htype.name, str(exc)) from None
+        for value, quality in values:
+            extra = {MEDIA_KEY: media} if media and len(htype.media) > 1 else {}
+            records.append(make_record(htype.name, value, quality=quality, attributes={**attrs, **extra}))
+    if not records:
+        raise RecordError("item", f"has no hash ({', '.join(catalogue.names())})")
+    return records

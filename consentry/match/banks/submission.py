@@ -1,4 +1,4 @@
-"""Hashing media into bank records, and the victim-side submission format.
+"""The victim-side submission format: reading, writing and validating it.
 
 A submission (``consentry hash FILES -o submission.json``) holds only hashes: PDQ + MD5 for
 images, vPDQ + MD5 for videos; no media, and no file names unless asked. Format (version 1,
@@ -10,24 +10,23 @@ documented in docs/banks.md)::
                {"kind": "video", "md5": "<32 hex>",
                 "vpdq": [{"hash": "<64 hex>", "quality": 100, "timestamp": 0.0}, ...]}]}
 
-Hashing reuses the scan's own analyser (same decoding, limits and PDQ/vPDQ code), in this
-process or worker processes, with no database and no network.
+The hashing itself is the scan's own analysis (``consentry.pipeline.hashing.hash_paths``);
+this module only knows the format. An item holds, under each hash type's name, the value a
+bank would keep from it (``HashType.bank_values``), so a new hash type needs no change here.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from consentry import __version__
-from consentry.match.banks.records import BankRecord, RecordError, make_record, vpdq_value
-from consentry.pipeline.runner import analyse_paths
-from consentry.settings import ScanSettings
-from consentry.signals import catalog as registry
-from consentry.types import ItemReport, ItemStatus, MediaKind
+from consentry.match.banks.records import BankRecord, RecordError, records_from_item
+from consentry.signals.hashing import catalogue
+from consentry.signals.hashing.base import item_fields
+from consentry.types import ItemReport, ItemStatus
 
 FORMAT = "consentry.submission"
 VERSION = 1
@@ -37,58 +36,35 @@ class SubmissionError(ValueError):
     pass
 
 
-def hash_paths(paths: list[Path], *, video_fps: float | None = 1.0, workers: int = 1
-               ) -> Iterator[ItemReport]:
-    """Reports with only the ``hash`` signal run (walk problems come back as failed reports)."""
-    settings = ScanSettings(video_fps=video_fps, signals=("hash",))
-    yield from analyse_paths(paths, settings, registry.resolve(("hash",)), workers)
-
-
 def submission_item(report: ItemReport, *, keep_name: bool = False) -> dict[str, Any] | None:
     """The hashes of one hashed item, or None when it has none (unreadable, not media)."""
-    fields = report.findings()
-    item: dict[str, Any]
-    if report.kind is MediaKind.IMAGE and fields.get("pdq"):
-        item = {"kind": "image", "pdq": dict(fields["pdq"]), "md5": report.md5}
-    elif report.kind is MediaKind.VIDEO and fields.get("vpdq"):
-        frames = [{"hash": f["hash"], "quality": f["quality"], "timestamp": f["timestamp"]}
-                  for f in fields["vpdq"]]
-        item = {"kind": "video", "vpdq": frames, "md5": report.md5}
-    else:
-        return None
-    if report.status is not ItemStatus.OK:
+    if report.status is not ItemStatus.OK or report.kind is None:
         return None  # a partly unreadable video: do not submit half a hash list
+    fields = item_fields(report)
+    item: dict[str, Any] = {"kind": report.kind.value}
+    perceptual = False
+    for htype in catalogue.all_types():
+        if htype.bank_values(fields):
+            item[htype.name] = _submitted(fields[htype.name])
+            perceptual |= not htype.file_digest
+    if not perceptual:
+        return None
     if keep_name:
         item["name"] = report.path.name
     return item
+
+
+def _submitted(value: Any) -> Any:
+    """The item JSON's value, less what a submission does not carry (video frame numbers)."""
+    if isinstance(value, list):
+        return [{k: v for k, v in f.items() if k != "frame"} if isinstance(f, dict) else f for f in value]
+    return dict(value) if isinstance(value, dict) else value
 
 
 def build(items: list[dict[str, Any]], *, video_fps: float | None, n_unreadable: int) -> dict[str, Any]:
     return {"format": FORMAT, "version": VERSION, "generator": f"consentry {__version__}",
             "created": datetime.now(UTC).date().isoformat(), "video_fps": video_fps,
             "n_unreadable": n_unreadable, "items": items}
-
-
-def records_from_item(item: dict[str, Any]) -> list[BankRecord]:
-    """Bank records for one submission or scan item (raises RecordError)."""
-    name = item.get("name")
-    attrs = {"name": name} if name else {}
-    records = []
-    if item.get("pdq"):
-        pdq = item["pdq"]
-        records.append(make_record("pdq", str(pdq.get("hash", "")), quality=pdq.get("quality"),
-                                   attributes=attrs))
-    if item.get("vpdq"):
-        try:
-            value = vpdq_value(item["vpdq"])
-        except (KeyError, TypeError, ValueError):
-            raise RecordError("vpdq", "frames need hash, quality and timestamp") from None
-        records.append(make_record("vpdq", value, attributes=attrs))
-    if item.get("md5"):
-        records.append(make_record("md5", str(item["md5"]), attributes=attrs))
-    if not records:
-        raise RecordError("item", "has no pdq, vpdq or md5")
-    return records
 
 
 def read(path: Path) -> list[BankRecord]:

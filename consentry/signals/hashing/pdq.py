@@ -45,23 +45,6 @@ def bits_to_hex(bits: np.ndarray) -> str:
     return np.packbits(bits.astype(np.uint8)).tobytes().hex()
 
 
-def hex_to_bytes(hex_hash: str) -> bytes:
-    value = bytes.fromhex(hex_hash)
-    if len(value) != 32:
-        raise ValueError(f"a PDQ hash is 64 hex characters, got {len(hex_hash)}")
-    return value
-
-
-def is_valid_hex(hex_hash: str) -> bool:
-    if len(hex_hash) != HEX_LEN:
-        return False
-    try:
-        bytes.fromhex(hex_hash)
-    except ValueError:
-        return False
-    return True
-
-
 def distance(a: str, b: str) -> int:
     return (int(a, 16) ^ int(b, 16)).bit_count()
 
@@ -206,7 +189,3 @@ def dihedral_from_luma(luma: np.ndarray, full_shape: tuple[int, int] | None = No
 
 def compute(rgb: np.ndarray) -> PdqHash:
     return from_luma(luma_from_rgb(rgb))
-
-
-def compute_dihedral(rgb: np.ndarray) -> list[PdqHash]:
-    return dihedral_from_luma(luma_from_rgb(rgb))

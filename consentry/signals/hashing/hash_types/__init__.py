@@ -1,0 +1,1 @@
+"""One module per registered hash type (``consentry.signals.hashing.catalogue`` finds them)."""
