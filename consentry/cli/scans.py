@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from consentry.cli.common import common_options, emit, fail, handle_errors, state
+from consentry.names import terminal_text
 from consentry.store import scans as scan_store
 
 
@@ -40,7 +41,8 @@ def list_cmd(limit: int) -> None:
 @common_options
 @handle_errors
 def show_cmd(scan_id: int) -> None:
-    """The stored result of every item of one scan (JSON Lines with --json)."""
+    """Every item of one scan: its verdict, status, kind and path, then the reasons for its
+    verdict (JSON Lines with --json: each item's stored result)."""
     db = state().database()
     if scan_store.get_scan(db, scan_id) is None:
         fail(f"no scan with id {scan_id}")
@@ -48,6 +50,15 @@ def show_cmd(scan_id: int) -> None:
     for result in results:
         if state().json:
             emit(result)
-        else:
-            sys.stdout.write(f"{result.get('status')}\t{result.get('kind')}\t{result.get('path')}\n")
+            continue
+        verdict = result.get("verdict") or {}
+        action = verdict.get("action") or "-"
+        if verdict.get("priority"):
+            action += f" ({verdict['priority']})"
+        sys.stdout.write(f"{action}\t{result.get('status')}\t{result.get('kind')}\t"
+                         f"{terminal_text(str(result.get('path')))}\n")
+        for reason in verdict.get("reasons") or []:
+            sys.stdout.write(f"    {reason.get('code')}: {terminal_text(str(reason.get('message')))}\n")
+        if result.get("error"):
+            sys.stdout.write(f"    error: {terminal_text(str(result['error']))}\n")
 
