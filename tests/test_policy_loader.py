@@ -149,3 +149,63 @@ def test_every_condition_and_default_rule_is_documented() -> None:
         assert f"| `{key}` |" in doc, f"condition {key!r} missing from docs/policy.md"
     for rule in load_default().rules:
         assert f"| `{rule.id}` |" in doc, f"default rule {rule.id!r} missing from docs/policy.md"
+
+
+# -- hostile policy files: refused at once, never a RecursionError --------------------------
+
+def test_a_policy_nested_thousands_deep_is_refused_clearly() -> None:
+    from consentry.testing.hostile import deep_policy
+
+    assert "'any' nested too deeply" in rejected(deep_policy(5))  # the checker's own limit
+    for depth in (5000, 100_000):  # refused before tomllib would recurse
+        message = rejected(deep_policy(depth))
+        assert f"nested {2 * depth + 2:,} deep, over the limit of 32" in message, message[:300]
+
+
+def test_a_policy_with_100k_rules_is_refused_clearly() -> None:
+    from consentry.testing.hostile import many_rules_policy
+
+    message = rejected(many_rules_policy(100_000))
+    assert "over the limit" in message
+    message = rejected(many_rules_policy(5_000))  # under the size limit: the rule count says no
+    assert "5,000 rules, over the limit of 1,000" in message
+
+
+def test_the_largest_allowed_policy_checks_quickly_and_lists_problems_briefly() -> None:
+    from consentry.policy.loader import MAX_LISTED, MAX_RULES
+    from consentry.testing.hostile import many_rules_policy
+
+    spec = parse(many_rules_policy(MAX_RULES), source="big.toml")
+    assert len(spec.rules) == MAX_RULES
+    broken = many_rules_policy(MAX_RULES).replace('action = "review"', 'action = "reveiw"')
+    message = rejected(broken)
+    assert f"{MAX_RULES} problem(s)" in message
+    assert message.count("\n") <= MAX_LISTED + 2 and f"and {MAX_RULES - MAX_LISTED} more" in message
+
+
+def test_a_huge_policy_file_is_refused_before_reading(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from consentry.policy.loader import load_file
+
+    path = tmp_path / "huge.toml"
+    path.write_bytes(b"#" * (5 * 1024 * 1024))
+    with pytest.raises(PolicyError, match="over 1,048,576 characters"):
+        load_file(path)
+
+
+# -- block/review rules whose signals will not run ------------------------------------------
+
+def test_missing_signals_of_flagging_rules_are_named() -> None:
+    from consentry.errors import ConfigError
+    from consentry.policy.spec import MissingSignalsError
+
+    spec = parse(GOOD, source="strict.toml")
+    assert spec.required_signals() == {"faces": ["any-face-sexual"], "sexual": ["any-face-sexual"]}
+    with pytest.raises(MissingSignalsError) as info:
+        spec.check_signals(["hash", "faces", "banks"])
+    assert isinstance(info.value, ConfigError)  # the CLI's exit 2
+    assert "sexual (rule 'any-face-sexual')" in str(info.value)
+    assert "--allow-missing-signals" in str(info.value)
+    assert spec.check_signals(["hash", "faces"], allow_missing=True) == ["sexual"]
+    assert spec.check_signals(["faces", "sexual"]) == []
+    # the label rule's provenance signal is not required: without it nothing is let through
+    assert "provenance" not in spec.required_signals()

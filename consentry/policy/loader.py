@@ -31,6 +31,7 @@ _RULE_HEADER = re.compile(r"^\s*\[\[\s*rule\s*\]\]")
 # A real policy is a few kilobytes and tens of rules; these leave ample room.
 MAX_POLICY_CHARS = 1024 * 1024
 MAX_RULES = 1000
+MAX_NESTING = 32  # brackets and braces open at once; tomllib recurses (slowly) on each
 MAX_LISTED = 50  # problems spelled out in the error; the count says how many in all
 MAX_ANY_DEPTH = 4  # 'any' inside 'any' ... (the checker's own limit, before recursing)
 
@@ -67,6 +68,9 @@ def parse(text: str, *, source: str) -> PolicySpec:
     if len(text) > MAX_POLICY_CHARS:
         raise PolicyError(f"{source}: policy rejected: {len(text):,} characters, over the limit "
                           f"of {MAX_POLICY_CHARS:,}")
+    if (depth := nesting_depth(text)) > MAX_NESTING:
+        raise PolicyError(f"{source}: policy rejected: arrays or tables nested {depth:,} deep, "
+                          f"over the limit of {MAX_NESTING} (a policy needs a few levels at most)")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -83,6 +87,34 @@ def parse(text: str, *, source: str) -> PolicySpec:
         raise PolicyError(f"{source}: policy rejected ({len(checker.errors)} problem(s)):\n  {listed}")
     assert spec is not None
     return spec
+
+
+def nesting_depth(text: str) -> int:
+    """The most ``[`` and ``{`` open at once outside strings and comments, in one pass: deep
+    nesting is refused before tomllib, which recurses once per level and takes minutes over
+    a megabyte of it."""
+    depth = deepest = 0
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        elif char == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif char in "\"'":
+            quote = text[i : i + 3] if text[i : i + 3] in ('"""', "'''") else char
+            i += len(quote)
+            while i < n and not text.startswith(quote, i):
+                i += 2 if (text[i] == "\\" and quote[0] == '"') else 1
+            i += len(quote)
+            continue
+        i += 1
+    return deepest
 
 
 def _suggest(word: str, options: list[str] | set[str]) -> str:

@@ -183,9 +183,7 @@ def jpeg_claiming_size(path: Path, width: int = 9000, height: int = 9000) -> Pat
 
 def deep_policy(depth: int = 5000) -> str:
     """A policy whose ``when`` nests ``any`` ``depth`` levels deep (inline tables)."""
-    inner = '{bank = ["ncii"]}'
-    for _ in range(depth):
-        inner = "{any = [" + inner + "]}"
+    inner = "{any = [" * depth + '{bank = ["ncii"]}' + "]}" * depth
     return (f'version = 1\n[[rule]]\nid = "deep"\naction = "block"\nmessage = "deep"\n'
             f"when = {inner}\n")
 
