@@ -46,3 +46,20 @@ def test_store_reads_return_dataclasses(sqlite_url: str, run_cli, tmp_path: Path
         assert scan_store.get_scan(db, 999) is None
     finally:
         db.close()
+
+
+def test_scans_show_prints_each_verdict_and_its_reasons(run_cli, tmp_path: Path) -> None:
+    synthetic_scene(1).save(tmp_path / "a.png")
+    policy = tmp_path / "policy.toml"
+    policy.write_text('version = 1\nname = "t"\n[[rule]]\nid = "no-credentials"\naction = "label"\n'
+                      'label = "no-c2pa"\nmessage = "No content credentials"\n'
+                      "when = { c2pa_ai_generated = false }\n")
+    scan = run_cli("scan", "--signals", "hash,provenance", "--policy", str(policy),
+                   str(tmp_path / "a.png"))
+    assert scan.code == 0, scan.stderr
+    shown = run_cli("scans", "show", "1")
+    assert shown.code == 0, shown.stderr
+    first, reason = shown.stdout.splitlines()[:2]
+    assert first == f"label\tok\timage\t{tmp_path / 'a.png'}"
+    assert reason.startswith("    no-credentials: No content credentials")
+    assert run_cli("scans", "show", "7").code == 2
