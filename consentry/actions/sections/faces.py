@@ -18,7 +18,9 @@ def render_faces(item: ReportItem) -> str:
         matchable = sum(bool(f.get("matchable")) for f in faces)
         parts.append(f"faces: {len(faces)} track(s), {matchable} good enough to match")
     for hit in data.get("likeness") or []:
-        who = html.escape(str(hit.get("name") or f"person {hit.get('person')}"))
-        parts.append(f'<b class="flagged">protected person {who} (id {int(hit["person"])})</b> in track '
+        # ``person`` is an id, or a pseudonym (and no name) once the person was removed.
+        person = html.escape(str(hit.get("person")))
+        who = html.escape(str(hit.get("name") or f"person {person}"))
+        parts.append(f'<b class="flagged">protected person {who} (id {person})</b> in track '
                      f"{int(hit['track'])}, distance {float(hit['distance']):.3f}")
     return "<br>".join(parts) + ("<br>" if parts else "")
