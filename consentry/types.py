@@ -59,6 +59,9 @@ class Frame:
     luma: np.ndarray | None = None
     # (rows, cols) of the full-size image when the pixels are a reduced-scale decode
     full_shape: tuple[int, int] | None = None
+    # The file's EXIF orientation (1 = upright): the pixels have it applied already; the hash
+    # signal also keeps the hash of the stored orientation, which pytx and HMA compute.
+    exif_orientation: int = 1
 
     @property
     def rgb(self) -> np.ndarray:
@@ -92,7 +95,7 @@ class SignalResult:
 
     signal: str
     version: str
-    output: SignalOutput | dict[str, Any]
+    output: SignalOutput | dict[str, Any] = field(default_factory=dict)
     payload: Any = None
 
     def __post_init__(self) -> None:

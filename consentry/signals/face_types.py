@@ -12,6 +12,7 @@ Contract between signals:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -46,3 +47,50 @@ class FaceTrack:
 @dataclass
 class FacesPayload:
     tracks: list[FaceTrack] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TrackSummary:
+    """What the item's JSON says of one face track: its span and its best face's geometry."""
+
+    track: int
+    first_frame: int
+    last_frame: int
+    n_frames: int
+    best_frame: int
+    box: tuple[float, float, float, float]
+    landmarks: tuple[tuple[float, float], ...]
+    size: float
+    sharpness: float
+    pose: tuple[tuple[str, float], ...]
+    matchable: bool
+
+    @classmethod
+    def of(cls, track: FaceTrack) -> TrackSummary:
+        best = max(track.detections, key=lambda d: (d.matchable, d.quality))
+        frames = track.frames
+        return cls(track.track, frames[0], frames[-1], len(frames), best.frame,
+                   tuple(round(v, 1) for v in best.box),  # type: ignore[arg-type]
+                   tuple((round(float(x), 1), round(float(y), 1)) for x, y in best.landmarks),
+                   round(best.size, 1), round(best.sharpness, 1), tuple(best.pose.items()),
+                   any(d.matchable for d in track.detections))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"track": self.track, "frames": [self.first_frame, self.last_frame],
+                "n_frames": self.n_frames, "best_frame": self.best_frame, "box": list(self.box),
+                "landmarks": [list(p) for p in self.landmarks], "size": self.size,
+                "sharpness": self.sharpness, "pose": dict(self.pose), "matchable": self.matchable}
+
+
+@dataclass(frozen=True)
+class FacesFound:
+    """The faces signal's output: ``faces: [track, ...]``."""
+
+    tracks: tuple[TrackSummary, ...]
+
+    @classmethod
+    def of(cls, tracks: list[FaceTrack]) -> FacesFound:
+        return cls(tuple(TrackSummary.of(t) for t in tracks))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"faces": [t.as_json() for t in self.tracks]}

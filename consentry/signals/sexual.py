@@ -16,6 +16,7 @@ So covered regions alone never score above 0.4, below the default policy's thres
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from consentry.errors import SignalError
@@ -46,16 +47,58 @@ def frame_score(detections: list[Detection]) -> float:
     return max((weight(d.label) * d.confidence for d in detections), default=0.0)
 
 
-def region_json(d: Detection, scale: float = 1.0, **where: Any) -> dict[str, Any]:
-    return {"label": d.label, "exposed": d.label.endswith("_EXPOSED"),
-            "confidence": round(d.confidence, 4), "weight": weight(d.label),
-            "box": [round(v * scale, 1) for v in d.box], **where}
+@dataclass(frozen=True)
+class BodyRegion:
+    """One detected body region (a label, never pixels), where it was seen in a video."""
+
+    label: str
+    confidence: float
+    box: tuple[float, ...]
+    frame: int | None = None
+    timestamp: float | None = None
+
+    @property
+    def weight(self) -> float:
+        return weight(self.label)
+
+    def as_json(self) -> dict[str, Any]:
+        out = {"label": self.label, "exposed": self.label.endswith("_EXPOSED"),
+               "confidence": self.confidence, "weight": self.weight, "box": list(self.box)}
+        if self.frame is not None:
+            out |= {"frame": self.frame, "timestamp": self.timestamp}
+        return out
 
 
-def summarise(regions: list[dict[str, Any]], score: float, **extra: Any) -> dict[str, Any]:
-    regions.sort(key=lambda r: (-r["weight"] * r["confidence"], -r["confidence"]))
-    return {"sexual": {"score": round(score, 4), "regions": regions[:MAX_REGIONS],
-                       "n_regions": len(regions), "model": MODEL_ID, **extra}}
+def region(d: Detection, scale: float = 1.0, frame: int | None = None,
+           timestamp: float | None = None) -> BodyRegion:
+    return BodyRegion(d.label, round(d.confidence, 4), tuple(round(v * scale, 1) for v in d.box),
+                      frame, timestamp)
+
+
+@dataclass(frozen=True)
+class SexualFindings:
+    """The signal's output: the item's score and its strongest regions (at most MAX_REGIONS)."""
+
+    score: float
+    regions: tuple[BodyRegion, ...]
+    n_regions: int
+    frames_scored: int | None = None  # videos
+    top_frame: tuple[tuple[str, Any], ...] | None = None  # videos: the highest-scoring frame
+
+    @classmethod
+    def of(cls, regions: list[BodyRegion], score: float, frames_scored: int | None = None,
+           top_frame: dict[str, Any] | None = None) -> SexualFindings:
+        ranked = sorted(regions, key=lambda r: (-r.weight * r.confidence, -r.confidence))
+        return cls(round(score, 4), tuple(ranked[:MAX_REGIONS]), len(regions), frames_scored,
+                   tuple(top_frame.items()) if top_frame is not None else None)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"score": self.score, "regions": [r.as_json() for r in self.regions],
+                               "n_regions": self.n_regions, "model": MODEL_ID}
+        if self.frames_scored is not None:
+            out |= {"frames_scored": self.frames_scored,
+                    "top_frame": dict(self.top_frame) if self.top_frame is not None else None}
+        return {"sexual": out}
 
 
 class SexualSignal(Signal):
@@ -86,8 +129,8 @@ class SexualSignal(Signal):
 
     def compute_image(self, frame: Frame, ctx: ItemContext) -> SignalResult:
         detections = self.detect(frame.rgb)
-        regions = [region_json(d) for d in detections if d.label not in NOT_REPORTED]
-        return self.result(summarise(regions, frame_score(detections)))
+        regions = [region(d) for d in detections if d.label not in NOT_REPORTED]
+        return self.result(SexualFindings.of(regions, frame_score(detections)))
 
     def video_consumer(self, ctx: ItemContext) -> FrameConsumer:
         return _SexualConsumer(self, ctx)
@@ -98,7 +141,7 @@ class _SexualConsumer(FrameConsumer):
         self.signal = signal
         self.width = ctx.info.width
         self.sampler = EveryNthFrame(ctx.info.fps, SexualSignal.options(ctx.settings).sexual_fps)
-        self.regions: list[dict[str, Any]] = []
+        self.regions: list[BodyRegion] = []
         self.score = 0.0
         self.frames = 0
         self.top: dict[str, Any] | None = None
@@ -112,7 +155,7 @@ class _SexualConsumer(FrameConsumer):
         detections = self.signal.detect(rgb)
         self.frames += 1
         where = {"frame": frame.index, "timestamp": round(frame.timestamp, 3)}
-        self.regions += [region_json(d, scale, **where) for d in detections
+        self.regions += [region(d, scale, **where) for d in detections
                          if d.label not in NOT_REPORTED]
         score = frame_score(detections)
         if score > self.score or self.top is None:
@@ -120,5 +163,4 @@ class _SexualConsumer(FrameConsumer):
             self.top = where | {"score": round(score, 4)}
 
     def finish(self) -> SignalResult:
-        return self.signal.result(summarise(self.regions, self.score, frames_scored=self.frames,
-                                            top_frame=self.top))
+        return self.signal.result(SexualFindings.of(self.regions, self.score, self.frames, self.top))

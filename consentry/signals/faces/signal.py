@@ -19,7 +19,7 @@ from consentry.errors import SignalError
 from consentry.settings import ScanSettings
 from consentry.signals.base import EveryNthFrame, FrameConsumer, ItemContext, SampledFrame, Signal
 from consentry.signals.conditions import Condition, Outcome, is_bool
-from consentry.signals.face_types import FaceDetection, FacesPayload, FaceTrack
+from consentry.signals.face_types import FacesFound, FacesPayload, FaceTrack
 from consentry.signals.faces import dlib_files
 from consentry.signals.faces.finder import FaceFinder, FinderSettings
 from consentry.signals.faces.tracking import Tracker
@@ -81,7 +81,7 @@ class FacesSignal(Signal):
             if not det.matchable:
                 det.chip = None
             tracks.append(FaceTrack(i, [det]))
-        return self.result({"faces": [track_json(t) for t in tracks]}, FacesPayload(tracks))
+        return self.result(FacesFound.of(tracks), FacesPayload(tracks))
 
     def video_consumer(self, ctx: ItemContext) -> FrameConsumer:
         return _FacesConsumer(self, ctx)
@@ -109,25 +109,4 @@ class _FacesConsumer(FrameConsumer):
 
     def finish(self) -> SignalResult:
         tracks = self.tracker.tracks()
-        return self.signal.result({"faces": [track_json(t) for t in tracks]}, FacesPayload(tracks))
-
-
-def best_detection(track: FaceTrack) -> FaceDetection:
-    return max(track.detections, key=lambda d: (d.matchable, d.quality))
-
-
-def track_json(track: FaceTrack) -> dict[str, Any]:
-    best = best_detection(track)
-    frames = track.frames
-    return {
-        "track": track.track,
-        "frames": [frames[0], frames[-1]],
-        "n_frames": len(frames),
-        "best_frame": best.frame,
-        "box": [round(v, 1) for v in best.box],
-        "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in best.landmarks],
-        "size": round(best.size, 1),
-        "sharpness": round(best.sharpness, 1),
-        "pose": best.pose,
-        "matchable": any(d.matchable for d in track.detections),
-    }
+        return self.signal.result(FacesFound.of(tracks), FacesPayload(tracks))

@@ -8,6 +8,7 @@ Each part fails on its own: a broken manifest or odd metadata is recorded in tha
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,20 @@ def _video_metadata(path: Path) -> dict[str, Any]:
     return metadata.summarise(metadata.video_fields(path), [])
 
 
+@dataclass(frozen=True)
+class ProvenanceFindings:
+    """The signal's output: what each provenance check read (each a JSON object documented in
+    docs/signals.md; a check that failed holds ``error`` instead of stopping the others)."""
+
+    c2pa: dict[str, Any]
+    watermark: dict[str, Any]
+    metadata: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"provenance": {"c2pa": self.c2pa, "watermark": self.watermark,
+                               "metadata": self.metadata}}
+
+
 class ProvenanceSignal(Signal):
     name = "provenance"
     version = "1"
@@ -59,9 +74,8 @@ class ProvenanceSignal(Signal):
 
     def compute_image(self, frame: Frame, ctx: ItemContext) -> SignalResult:
         mark = _guarded("watermark", lambda: watermark.detect(frame.rgb))
-        return self.result({"provenance": {"c2pa": self._c2pa(ctx.path), "watermark": mark,
-                                           "metadata": _guarded("metadata", _image_metadata,
-                                                                ctx.path)}})
+        return self.result(ProvenanceFindings(self._c2pa(ctx.path), mark,
+                                              _guarded("metadata", _image_metadata, ctx.path)))
 
     def video_consumer(self, ctx: ItemContext) -> FrameConsumer:
         return _ProvenanceConsumer(self, ctx)
@@ -82,6 +96,6 @@ class _ProvenanceConsumer(FrameConsumer):
         self.mark = _guarded("watermark", watermark.detect, frame.rgb) | {"frame": frame.index}
 
     def finish(self) -> SignalResult:
-        return self.signal.result({"provenance": {
-            "c2pa": self.signal._c2pa(self.ctx.path), "watermark": self.mark,
-            "metadata": _guarded("metadata", _video_metadata, self.ctx.path)}})
+        return self.signal.result(ProvenanceFindings(
+            self.signal._c2pa(self.ctx.path), self.mark,
+            _guarded("metadata", _video_metadata, self.ctx.path)))
