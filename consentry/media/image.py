@@ -78,7 +78,10 @@ def open_image(data: bytes, fmt: str, limits: Limits) -> Image.Image:
 
 
 def frame_count(img: Image.Image) -> int:
-    return int(getattr(img, "n_frames", 1) or 1)
+    """Frames (or pages) in the file; counting reads every frame's header, so a broken one
+    is found here (PIL raises TypeError, KeyError ... for a page without a size)."""
+    with _corrupt_data_is_media_error():
+        return int(getattr(img, "n_frames", 1) or 1)
 
 
 @dataclass

@@ -19,6 +19,7 @@ Contract:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -35,6 +36,17 @@ class ItemContext:
     info: MediaInfo
     settings: ScanSettings
     results: dict[str, SignalResult] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SignalExample:
+    """An example for the conformance kit: a sample the kit makes with its own code
+    (``media``: "image" synthetic shapes, "video" a short clip of them, "face" a real portrait
+    photo), and ``expect``, a check on the signal's JSON fields (None: any valid output)."""
+
+    name: str
+    media: str
+    expect: Callable[[dict[str, Any]], bool] | None = None
 
 
 class SampledFrame(Protocol):
@@ -84,6 +96,12 @@ class Signal(ABC):
     def options(cls, settings: ScanSettings) -> Any:
         """This signal's options in ``settings`` (its defaults when they were not given)."""
         return settings.options_for(cls.Options)
+
+    @classmethod
+    def examples(cls) -> tuple[SignalExample, ...]:
+        """Media this signal must handle, with what its JSON must then say: the conformance
+        kit (consentry.testing.signal_kit) runs every signal on its own examples."""
+        return (SignalExample("shapes.png", "image"), SignalExample("shapes.mp4", "video"))
 
     @classmethod
     def available(cls) -> str | None:

@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from consentry.errors import SignalError
-from consentry.signals.base import EveryNthFrame, FrameConsumer, ItemContext, SampledFrame, Signal
+from consentry.signals.base import (
+    EveryNthFrame,
+    FrameConsumer,
+    ItemContext,
+    SampledFrame,
+    Signal,
+    SignalExample,
+)
 from consentry.signals.conditions import Condition, is_score, score_at_least
 from consentry.signals.nudenet_model import BodyRegionDetector, Detection, model_path
 from consentry.signals.options import SexualOptions
@@ -108,6 +115,14 @@ class SexualSignal(Signal):
                             score_at_least("sexual", "sexual-content")),)
     version = "1"
     description = "sexual-content score from body-region detection (NudeNet ONNX, AGPL extra)"
+
+    @classmethod
+    def examples(cls) -> tuple[SignalExample, ...]:
+        # Neutral media only: nothing here may be sexual imagery (see DEVELOPERS.md).
+        return (SignalExample("shapes.png", "image", lambda f: f["sexual"]["score"] < 0.2),
+                SignalExample("portrait.png", "face", lambda f: f["sexual"]["score"] < 0.2),
+                SignalExample("shapes.mp4", "video",
+                              lambda f: f["sexual"]["frames_scored"] >= 1 and f["sexual"]["score"] < 0.2))
 
     @classmethod
     def available(cls) -> str | None:

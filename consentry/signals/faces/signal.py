@@ -17,7 +17,14 @@ from typing import Any
 
 from consentry.errors import SignalError
 from consentry.settings import ScanSettings
-from consentry.signals.base import EveryNthFrame, FrameConsumer, ItemContext, SampledFrame, Signal
+from consentry.signals.base import (
+    EveryNthFrame,
+    FrameConsumer,
+    ItemContext,
+    SampledFrame,
+    Signal,
+    SignalExample,
+)
 from consentry.signals.conditions import Condition, Outcome, is_bool
 from consentry.signals.face_types import FacesFound, FacesPayload, FaceTrack
 from consentry.signals.faces import dlib_files
@@ -53,6 +60,13 @@ class FacesSignal(Signal):
     def __init__(self, settings: FinderSettings | None = None) -> None:
         self.finder_settings = settings or FinderSettings()
         self.finder: FaceFinder | None = None
+
+    @classmethod
+    def examples(cls) -> tuple[SignalExample, ...]:
+        return (SignalExample("portrait.png", "face",
+                              lambda f: len(f["faces"]) == 1 and f["faces"][0]["matchable"]),
+                SignalExample("shapes.png", "image", lambda f: f["faces"] == []),
+                SignalExample("shapes.mp4", "video", lambda f: f["faces"] == []))
 
     @classmethod
     def available(cls) -> str | None:

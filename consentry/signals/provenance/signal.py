@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from consentry.signals.base import FrameConsumer, ItemContext, SampledFrame, Signal
+from consentry.signals.base import FrameConsumer, ItemContext, SampledFrame, Signal, SignalExample
 from consentry.signals.provenance import c2pa_read, metadata, watermark
 from consentry.signals.provenance import conditions as provenance_conditions
 from consentry.types import Frame, SignalResult
@@ -56,6 +56,15 @@ class ProvenanceSignal(Signal):
     description = "C2PA Content Credentials, dwtDct generator watermarks, metadata hints"
     full_resolution = True  # the watermark lives in fine detail
     conditions = provenance_conditions.CONDITIONS
+
+    @classmethod
+    def examples(cls) -> tuple[SignalExample, ...]:
+        def plain(fields: dict[str, Any]) -> bool:
+            prov = fields["provenance"]
+            return (prov["c2pa"].get("validation_state") == "absent"
+                    and not prov["watermark"].get("detected") and not prov["metadata"].get("ai_generated"))
+
+        return (SignalExample("shapes.png", "image", plain), SignalExample("shapes.mp4", "video", plain))
 
     @classmethod
     def available(cls) -> str | None:
