@@ -11,7 +11,7 @@ from typing import BinaryIO
 import av
 import numpy as np
 
-from consentry.errors import LimitExceeded, MediaError
+from consentry.errors import LimitExceeded, MediaError, UnsupportedMedia
 from consentry.settings import Limits
 from consentry.types import MediaInfo, MediaKind
 
@@ -61,8 +61,10 @@ def open_video(source: BinaryIO, fmt: str, limits: Limits) -> Iterator[tuple[av.
         raise MediaError(f"no video demuxer for {fmt}", code="unsupported")
     source.seek(0)
     try:
+        # Tags are the file's own bytes: ones that are not UTF-8 are shown with U+FFFD, not
+        # a UnicodeDecodeError that loses the item (found by fuzz_media).
         container = av.open(source, mode="r", format=demuxer, options=_OPEN_OPTIONS,
-                            timeout=30.0, buffer_size=_READ_BLOCK)
+                            timeout=30.0, buffer_size=_READ_BLOCK, metadata_errors="replace")
     except av.FFmpegError as exc:
         raise MediaError(f"not a readable {fmt} video: {_reason(exc)}", code="corrupt") from exc
     try:
@@ -77,6 +79,8 @@ def _probe(container: av.container.InputContainer, fmt: str, limits: Limits) -> 
         raise MediaError(f"{fmt} file holds no video stream", code="corrupt")
     stream = container.streams.video[0]
     ctx = stream.codec_context
+    if ctx is None:  # FFmpeg has no decoder for the stream's codec (found by fuzz_media)
+        raise UnsupportedMedia(f"{fmt} video stream of an unknown codec")
     width, height = int(ctx.width or 0), int(ctx.height or 0)
     if width <= 0 or height <= 0:
         raise MediaError("video stream declares no frame size", code="corrupt")

@@ -179,6 +179,53 @@ def jpeg_claiming_size(path: Path, width: int = 9000, height: int = 9000) -> Pat
     return path
 
 
+def tiff_page_without_size(path: Path) -> Path:
+    """A two-page TIFF whose second page has no ImageWidth tag (found by the media fuzzer:
+    PIL raised TypeError while counting pages)."""
+    buf = io.BytesIO()
+    pages = [synthetic_scene(i, (64, 48)) for i in range(2)]
+    pages[0].save(buf, format="TIFF", save_all=True, append_images=pages[1:])
+    data = bytearray(buf.getvalue())
+    width_tag = b"\x00\x01\x04\x00\x01\x00\x00\x00"  # tag 256, LONG, count 1 (little-endian)
+    second = data.find(width_tag, data.find(width_tag) + 1)
+    data[second : second + 2] = b"\x99\x99"  # an unknown private tag instead
+    path.write_bytes(bytes(data))
+    return path
+
+
+def mp4_of_unknown_codec(path: Path) -> Path:
+    """An MP4 whose video sample entry names a codec FFmpeg does not know (found by the
+    media fuzzer: the stream then has no codec context)."""
+    full = write_video(path.with_suffix(".full.mp4"), frames=10, size=(64, 48))
+    data = bytearray(full.read_bytes())
+    full.unlink()
+    at = data.find(b"avc1", data.find(b"stsd"))
+    data[at : at + 4] = b"zzzz"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def mkv_with_non_utf8_tags(path: Path) -> Path:
+    """A Matroska clip whose title tags are bytes that are not UTF-8 (found by the media
+    fuzzer: PyAV raised UnicodeDecodeError while opening it)."""
+    import av
+
+    marker = b"TTTTTTTT"
+    with av.open(str(path), "w", format="matroska") as container:
+        container.metadata["title"] = marker.decode()
+        stream = container.add_stream("libx264", rate=Fraction(4, 1))
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.metadata["title"] = marker.decode()
+        for _ in range(4):
+            frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    path.write_bytes(path.read_bytes().replace(marker, b"\xba" * len(marker)))
+    return path
+
+
 # -- policy files ---------------------------------------------------------------------------
 
 def deep_policy(depth: int = 5000) -> str:
