@@ -7,7 +7,7 @@ comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 DEMO_DB ?= sqlite:///$(CURDIR)/out/demo.db
 
-.PHONY: install demo test test-all lint bench services clean
+.PHONY: install demo test test-all fuzz lint bench services clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ test: install services
 # Slow work too: training smoke runs and the big benchmarks.
 test-all: install services
 	$(BIN)/pytest -q --run-slow
+
+# The atheris fuzzers (tests/fuzz/) for longer than `make test`'s few seconds each:
+# FUZZ_SECONDS for the policy and hash-list fuzzers, twice that for the decode path.
+FUZZ_SECONDS ?= 120
+fuzz: install
+	CONSENTRY_FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/pytest -q -s tests/test_fuzz.py
 
 bench: install
 	$(BIN)/python -m bench.run_all
