@@ -202,3 +202,20 @@ def test_a_policy_file_needing_signals_that_will_not_run_is_refused(run_cli, med
                       "--allow-missing-signals", str(media))
     assert allowed.code == 0
     assert all("faces" in line["verdict"]["missing_signals"] for line in allowed.lines)
+
+
+def test_a_stored_scan_re_renders_as_the_same_report_without_previews(
+        run_cli, tmp_path: Path, media: Path) -> None:
+    live = tmp_path / "live.html"
+    scanned = run_cli("scan", "--json", "--report", str(live), str(media))
+    scan_id = scanned.lines[0]["scan_id"]
+    again = tmp_path / "again.html"
+    shown = run_cli("scans", "show", str(scan_id), "--report", str(again))
+    assert shown.code == 0 and again.exists()
+
+    def rows(html: str) -> list[str]:  # each item's row, previews and the time stamp left out
+        body = re.sub(r'<img class="thumb" alt="preview"[^>]*>', "", html.split("<tbody>")[1])
+        return body.split("</tbody>")[0].splitlines()
+
+    assert rows(again.read_text()) == rows(live.read_text())
+    assert 'alt="preview"' in live.read_text() and 'alt="preview"' not in again.read_text()

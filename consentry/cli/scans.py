@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -38,15 +39,22 @@ def list_cmd(limit: int) -> None:
 
 @command.command("show")
 @click.argument("scan_id", type=int)
+@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the scan's HTML report here, from what was stored (no previews: "
+              "media is never stored).")
 @common_options
 @handle_errors
-def show_cmd(scan_id: int) -> None:
+def show_cmd(scan_id: int, report_path: Path | None) -> None:
     """Every item of one scan: its verdict, status, kind and path, then the reasons for its
     verdict (JSON Lines with --json: each item's stored result)."""
     db = state().database()
     if scan_store.get_scan(db, scan_id) is None:
         fail(f"no scan with id {scan_id}")
     results = [item.result for item in scan_store.scan_items(db, scan_id)]
+    if report_path is not None:
+        from consentry.actions.report import ReportItem, write_report
+
+        write_report(report_path, [ReportItem(r) for r in results], scan_id)
     for result in results:
         if state().json:
             emit(result)
