@@ -85,6 +85,28 @@ def test_auc_matches_pairwise_definition() -> None:
     assert e == 0.0 and thr == 1.0
 
 
+def test_operating_point_lets_at_most_one_percent_of_validation_reals_through() -> None:
+    from consentry.detector.data import Row
+    from consentry.detector.eval import choose_operating_point
+    from consentry.detector.scan_scores import ItemScores, Scored
+
+    rng = np.random.default_rng(1)
+
+    def item(label: str, score: float, n: int) -> Scored:
+        s = round(score, 4)  # a scan's 4-decimal score
+        return Scored(Row(Path(f"{label}{n}.jpg"), label, "", "d", "image"),
+                      ItemScores("image", {0: [(0.0, s)]}, s, "topk", True))
+
+    scored = [item("REAL", v, i) for i, v in enumerate(rng.uniform(0, 0.8, 300))]
+    scored += [item("FAKE", v, i) for i, v in enumerate(rng.uniform(0.2, 1.0, 100))]
+    op = choose_operating_point(scored)
+    reals = sorted(x.scores.signal_score for x in scored if x.row.label == "REAL")
+    assert sum(s >= op["threshold"] for s in reals) == 3  # floor(1% of 300)
+    assert reals[-4] < op["threshold"] < reals[-3]
+    assert op["validation_false_positive_rate"] == 0.01
+    assert op["threshold"] == round(op["threshold"], 5)  # half a score step: prints as it acts
+
+
 def _shipped_model() -> Path:
     from consentry.detector.scoring import model_path
 

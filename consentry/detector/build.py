@@ -77,7 +77,7 @@ def calibrate(shared: Path, onnx_path: Path, smoke: bool = False, workers: int =
     op["calibrated_on"] = CALIBRATION_PATH
     op["validation"] = {"frame_auc": val["frame_auc"], "video_auc": val["video_auc"],
                         "n_real": val["n_real"], "n_fake": val["n_fake"],
-                        "unscored_items": val["unscored_items"],
+                        "unscored_items": val["unscored_items"], "errors": len(val["errors"]),
                         "by_group": {k: {"frame_auc": v["frame"]["auc"],
                                          "video_auc": v["video"]["auc"] if v["video"] else None}
                                      for k, v in val["by_group"].items()}}

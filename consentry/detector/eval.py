@@ -97,6 +97,7 @@ def report(scored: list[Scored], threshold: float, method: str = "mean", top_k: 
 
 
 MAX_FALSE_POSITIVE_RATE = 0.01
+SCORE_STEP = 1e-4  # scan scores are rounded to 4 decimals (scoring.track_score)
 
 
 def choose_operating_point(scored: list[Scored], top_k: int = 5) -> dict:
@@ -116,9 +117,10 @@ def choose_operating_point(scored: list[Scored], top_k: int = 5) -> dict:
     scores = np.array([x.scores.item_score(best, top_k) for x in ok])
     _, eer_threshold = metrics.eer(labels, scores)
     reals = np.sort(scores[~labels])
-    # smallest threshold with at most MAX_FALSE_POSITIVE_RATE of reals at or above it
+    # at most MAX_FALSE_POSITIVE_RATE of reals at or above it: half a step of the scan's
+    # 4-decimal scores above the highest real it must let through (no score lies in between)
     allowed = int(np.floor(MAX_FALSE_POSITIVE_RATE * len(reals)))
-    threshold = float(np.nextafter(reals[len(reals) - allowed - 1], 1.0)) if len(reals) else 0.5
+    threshold = round(float(reals[len(reals) - allowed - 1]) + SCORE_STEP / 2, 5) if len(reals) else 0.5
     return {"aggregation": best, "threshold": threshold, "threshold_rule": "1% of validation reals",
             "eer_threshold": eer_threshold, "top_k": top_k,
             "validation_false_positive_rate": float((reals >= threshold).mean()) if len(reals) else None,

@@ -102,6 +102,8 @@ def rate_ci(flagged: np.ndarray, groups: np.ndarray | None = None, n: int = 1000
         return wilson_ci(int(flagged.sum()), len(flagged))
     g = np.asarray(groups)
     units = np.unique(g)
+    if flagged.all() or not flagged.any():  # the bootstrap would say [0, 0]: count videos instead
+        return wilson_ci(len(units) if flagged.all() else 0, len(units))
     index = [np.flatnonzero(g == u) for u in units]
     rng = np.random.default_rng(seed)
     values = [flagged[np.concatenate([index[i] for i in rng.integers(0, len(units), len(units))])].mean()
