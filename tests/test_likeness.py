@@ -285,6 +285,33 @@ def test_enrol_match_remove_audit_and_forget(db_url: str, tmp_path: Path) -> Non
         db.close()
 
 
+def test_a_scan_running_during_removal_stops_matching_the_person(sqlite_url: str,
+                                                                 tmp_path: Path) -> None:
+    from consentry.pipeline.analysis import Analyser
+    from consentry.pipeline.decision import decide_batch
+    from consentry.settings import ScanSettings
+    from consentry.signals.faces.signal import FacesSignal
+    from consentry.store import scans as scan_store
+
+    crop = _crops(1)
+    photo = save_png(group_photo(crop, size=(400, 300)), tmp_path / "one.png")
+    db = open_database(sqlite_url)
+    try:
+        person = _enrol(db, photo, name="Alexandra Quintessa").person
+        matcher = LikenessMatcher.load(db)  # a scan starts: its index holds the person
+        assert matcher is not None
+        service.remove(db, person.person_id, actor=current_actor())
+        with db.session() as session:
+            scan_id = scan_store.start_scan(session, {})
+        report = Analyser(ScanSettings(), [FacesSignal]).analyse(crop[0])
+        decide_batch([report], db, scan_id, [matcher], _likeness_policy(tmp_path))
+        assert report.fields["likeness"] == [] and len(matcher.index) == 0
+        with db.session() as session:
+            assert "Alexandra" not in str(session.scalars(select(Item.result)).one())
+    finally:
+        db.close()
+
+
 def test_person_list_show_remove_cli(run_cli, tmp_path: Path) -> None:
     photo = save_png(group_photo(_crops(1), size=(400, 300)), tmp_path / "one.png")
     enrolled = run_cli("person", "enrol", "--name", "Sam", "--consent-method", "video-call",

@@ -13,6 +13,7 @@ import logging
 import os
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consentry.errors import ConfigError
@@ -23,6 +24,7 @@ from consentry.store import audit
 from consentry.store.db import Database, current_actor
 from consentry.store.erasure import subject_of
 from consentry.store.tables.core import Item
+from consentry.store.tables.likeness import Person
 from consentry.types import ItemReport
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,7 @@ class LikenessMatcher(Matcher):
                     found.append({"person": person, "name": self.index.names.get(person),
                                   "track": track.track, "distance": round(distance, 3),
                                   "frames": sorted(d.frame for d in faces)})
+        found = self._still_enrolled(found, session)
         report.fields["likeness"] = found
         # Every registry match is audited; the scan's use of the registry once (above), and
         # each item's own stored result records that it was compared.
@@ -101,6 +104,22 @@ class LikenessMatcher(Matcher):
                   item_id=report.item_id, path=str(report.path), track=hit["track"],
                   distance=hit["distance"], threshold=self.threshold, frames=hit["frames"])
 
+
+    def _still_enrolled(self, found: list[dict[str, Any]], session: Session) -> list[dict[str, Any]]:
+        """Drop matches of persons removed since this scan loaded its index: their name must
+        not be stored after ``person remove`` forgot them. The shared row lock makes a removal
+        wait until this item's transaction is committed, so it then forgets this match too."""
+        if not found:
+            return found
+        ids = {hit["person"] for hit in found}
+        rows = session.execute(select(Person.id, Person.name).where(Person.id.in_(ids))
+                               .with_for_update(read=True))
+        live = {person: name for person, name in rows}
+        for person in ids:
+            if live.get(person) != self.index.names.get(person):  # removed (or id reused)
+                log.info("person %s was removed during this scan: no longer matched", person)
+                self.index.remove(person)
+        return [hit for hit in found if live.get(hit["person"]) == hit["name"]]
 
     def _audit_scan(self, report: ItemReport, session: Session) -> None:
         item = session.get(Item, report.item_id) if report.item_id is not None else None
