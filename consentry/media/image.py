@@ -225,6 +225,15 @@ def _load_oriented(img: Image.Image) -> tuple[Image.Image, bool]:
     return img, orientation in _TURNING
 
 
+def exif_orientation(img: Image.Image) -> int:
+    """The EXIF orientation tag of a loaded image (1 when absent or not 1-8)."""
+    try:
+        value = int(img.getexif().get(_ORIENTATION, 1))
+    except Exception:  # unreadable EXIF: the pixels were shown as stored
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.float64)

@@ -104,8 +104,9 @@ class Analyser:
         report.kind = MediaKind.IMAGE
         report.info = MediaInfo(MediaKind.IMAGE, fmt, fmt, width, height)
         pixels = decoded.pixels
-        frame = (Frame(0, 0.0, None, pixels, decoded.full_shape) if pixels.ndim == 2
-                 else Frame(0, 0.0, pixels, None, decoded.full_shape))
+        orientation = image_media.exif_orientation(img)
+        frame = (Frame(0, 0.0, None, pixels, decoded.full_shape, orientation) if pixels.ndim == 2
+                 else Frame(0, 0.0, pixels, None, decoded.full_shape, orientation))
         ctx = ItemContext(report.path, report.info, self.settings, report.results)
         for signal in self._applicable(MediaKind.IMAGE):
             try:

@@ -46,6 +46,10 @@ class ImageHashes:
     pdq: pdq.PdqHash
     dihedral: tuple[DihedralHash, ...]
     show_dihedral: bool = False
+    # The hash of the pixels as stored in the file, when its EXIF orientation is not upright:
+    # what python-threatexchange and HMA compute for it, so a bank of their hashes matches.
+    # Not in the JSON (it is one of the dihedral hashes); the bank matcher reads it here.
+    stored: DihedralHash | None = None
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"pdq": {"hash": self.pdq.hex, "quality": self.pdq.quality}}
@@ -78,7 +82,10 @@ class HashSignal(Signal):
         hashes = pdq.dihedral_from_luma(luma, frame.full_shape)
         dihedral = tuple(DihedralHash(name, h.hex, h.quality)
                          for name, h in zip(pdq.DIHEDRAL_NAMES, hashes, strict=True))
-        return self.result(ImageHashes(hashes[0], dihedral, self.options(ctx.settings).dihedral))
+        stored = None
+        if frame.exif_orientation != 1:
+            stored = dihedral[pdq.DIHEDRAL_NAMES.index(pdq.STORED_VARIANT[frame.exif_orientation])]
+        return self.result(ImageHashes(hashes[0], dihedral, self.options(ctx.settings).dihedral, stored))
 
     def video_consumer(self, ctx: ItemContext) -> FrameConsumer:
         return _VpdqConsumer(self, ctx)

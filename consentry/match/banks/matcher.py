@@ -72,7 +72,7 @@ class BankMatcher(Matcher):
               ) -> list[tuple[Match, Bank]]:
         probe = [q for q in queries
                  if (q.quality is None or q.quality >= self.min_quality)
-                 and (q.transform is None or self.needs_dihedral)]
+                 and (not q.dihedral or self.needs_dihedral)]
         values = list(dict.fromkeys(q.value for q in probe))
         if not values:
             return []

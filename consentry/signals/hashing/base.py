@@ -46,7 +46,8 @@ class ItemHash:
     quality: int | None = None
     frame: int | None = None
     timestamp: float | None = None
-    transform: str | None = None  # a dihedral variant of the item, not the item as stored
+    transform: str | None = None  # how this hash differs from the item as shown (None: it is it)
+    dihedral: bool = False  # a rotation or flip: only banks that ask for them match it
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ class HashType(ABC):
         for query in queries:
             if query.quality is not None and query.quality < settings.quality_min:
                 continue
-            if query.transform and not settings.dihedral:
+            if query.dihedral and not settings.dihedral:
                 continue
             d = cls.distance(query.value, value)
             if d <= settings.threshold and (best is None or d < best.distance):

@@ -24,6 +24,11 @@ import numpy as np
 HEX_LEN = 64
 # Meta's dihedral order: original, rotate 90, 180, 270, flip x, flip y, flip +1, flip -1.
 DIHEDRAL_NAMES = ("original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flip+1", "flip-1")
+# The dihedral variant of an EXIF-oriented image's hash that is the hash of the file's pixels
+# as stored (what pytx and HMA hash: they ignore EXIF orientation), by orientation tag.
+# Measured on Meta's exif-rotn-* images and synthetic flips (tests/test_pytx_interop.py).
+STORED_VARIANT = {1: "original", 2: "flipy", 3: "rotate180", 4: "flipx", 5: "flip+1", 6: "rotate90",
+                  7: "flip-1", 8: "rotate270"}
 
 _MIN_SIDE = 5  # Meta hashes anything smaller as all zeros with quality 0
 _BLOCK_PIXELS = 4 * 1024 * 1024  # float temporaries are made this many values at a time

@@ -52,14 +52,21 @@ class PdqType(HashType):
 
     @classmethod
     def queries(cls, report: ItemReport) -> list[ItemHash]:
-        """The image's PDQ, then its 7 other dihedral variants (for banks that match
-        rotations and flips), read from the hash signal's output."""
+        """The image's PDQ, its 7 other dihedral variants (for banks that match rotations
+        and flips) and, when the file's EXIF orientation is not upright, the hash of its
+        pixels as stored (what pytx and HMA hash; every bank matches it), read from the hash
+        signal's output."""
         result = report.results.get("hash")
-        dihedral = getattr(result.output, "dihedral", None) if result is not None else None
+        output = result.output if result is not None else None
+        dihedral = getattr(output, "dihedral", None)
         if not dihedral:
             return cls.from_item(item_fields(report))
-        return [ItemHash(d.hash, d.quality, transform=None if n == 0 else d.transform)
-                for n, d in enumerate(dihedral)]
+        queries = [ItemHash(d.hash, d.quality, transform=None if n == 0 else d.transform, dihedral=n > 0)
+                   for n, d in enumerate(dihedral)]
+        stored = getattr(output, "stored", None)
+        if stored is not None:
+            queries.append(ItemHash(stored.hash, stored.quality, transform="stored-orientation"))
+        return queries
 
     @classmethod
     def report_line(cls, item: Mapping[str, Any]) -> ReportLine | None:
