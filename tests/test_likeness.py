@@ -145,6 +145,8 @@ def test_enrolment_needs_a_consent_record(run_cli, tmp_path: Path) -> None:
     for why, args in refused.items():
         result = run_cli("person", "enrol", "--name", "A", *args, "--photos", str(photo))
         assert result.code == 2, (why, result.stderr)
+    invisible = run_cli(*ENROL, "--name", "\u200b\u2060", "--photos", str(photo))
+    assert invisible.code == 2 and "--name" in invisible.stderr
     assert run_cli("person", "list", "--json").lines == []
 
 
