@@ -28,6 +28,7 @@ COMMANDS = {
     "samples": "consentry.cli.samples",
     "bank": "consentry.cli.bank",
     "hash": "consentry.cli.hash",
+    "exchange": "consentry.cli.exchange",
     "hash-page": "consentry.cli.hash_page",
     "person": "consentry.cli.person",
     "policy": "consentry.cli.policy",

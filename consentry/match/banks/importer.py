@@ -8,7 +8,7 @@ StopNCII record whose status says so), or reported in ``errors`` with its line.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -39,11 +39,19 @@ def import_file(db: Database, bank: service.BankInfo, path: Path, fmt: str | Non
 def import_stream(db: Database, bank: service.BankInfo, stream: IO[bytes], fmt: str | None, *,
                   skip_bad: bool, case_id: str | None, actor: str, source: str = "import"
                   ) -> ImportOutcome:
-    outcome = ImportOutcome(fmt or formats.detect(stream))
+    fmt = fmt or formats.detect(stream)
+    rows = formats.read(stream, fmt, bank_kind=bank.kind)
+    return import_rows(db, bank, rows, fmt, skip_bad=skip_bad, case_id=case_id, actor=actor, source=source)
+
+
+def import_rows(db: Database, bank: service.BankInfo, rows: Iterable[formats.Row | formats.RowError],
+                fmt: str, *, skip_bad: bool, case_id: str | None, actor: str, source: str = "import"
+                ) -> ImportOutcome:
+    outcome = ImportOutcome(fmt)
     withdrawals: list[BankRecord] = []
 
     def good_rows() -> Iterator[BankRecord]:
-        for row in formats.read(stream, outcome.fmt, bank_kind=bank.kind):
+        for row in rows:
             if isinstance(row, formats.RowError):
                 outcome.errors.append(row)
                 if not skip_bad and len(outcome.errors) >= 1000:

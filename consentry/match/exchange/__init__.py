@@ -1,0 +1,1 @@
+"""Exchanges: following another system's hash list into a bank (``consentry exchange``)."""
