@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 import av
@@ -72,6 +73,33 @@ def open_video(source: BinaryIO, fmt: str, limits: Limits) -> Iterator[tuple[av.
         yield container, info
     finally:
         container.close()
+
+
+def read_tags(path: Path) -> dict[str, str] | None:
+    """The metadata tags of the container and of its first video stream (the first stream's
+    prefixed ``stream_``), read from the file's own bytes as ``open_video`` reads them (never
+    by name: no FFmpeg protocol). None when the content is not a video container FFmpeg
+    demuxes here (an animated image: read its image metadata instead)."""
+    from consentry.media.sniff import sniff
+    from consentry.media.source import open_regular
+
+    with open_regular(path) as fh:
+        sniffed = sniff(fh.read(64))
+        demuxer = DEMUXERS.get(sniffed.format) if sniffed else None
+        if demuxer is None or (sniffed is not None and sniffed.format == "gif"):
+            return None
+        fh.seek(0)
+        try:
+            container = av.open(fh, mode="r", format=demuxer, options=_OPEN_OPTIONS, timeout=30.0,
+                                buffer_size=_READ_BLOCK, metadata_errors="replace")
+        except av.FFmpegError as exc:
+            raise MediaError(f"not a readable {sniffed.format} video: {_reason(exc)}",
+                             code="corrupt") from exc
+        with container:
+            tags = {str(k): str(v) for k, v in (container.metadata or {}).items()}
+            for stream in container.streams.video[:1]:
+                tags |= {f"stream_{k}": str(v) for k, v in (stream.metadata or {}).items()}
+    return tags
 
 
 def _probe(container: av.container.InputContainer, fmt: str, limits: Limits) -> MediaInfo:

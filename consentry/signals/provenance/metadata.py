@@ -82,13 +82,12 @@ def image_fields(path: Path) -> tuple[dict[str, str], list[str]]:
 
 
 def video_fields(path: Path) -> dict[str, str]:
-    import av
+    from consentry.media.video import read_tags  # the file's own bytes, never FFmpeg protocols
 
     fields: dict[str, str] = {}
-    with av.open(str(path), metadata_errors="ignore") as container:
-        tags = dict(container.metadata or {})
-        for stream in container.streams.video[:1]:
-            tags |= {f"stream_{k}": v for k, v in (stream.metadata or {}).items()}
+    tags = read_tags(path)
+    if tags is None:  # an animated image or multi-page TIFF: its image metadata
+        return image_fields(path)[0]
     for key, value in tags.items():
         lower = key.lower().removeprefix("stream_")
         if lower in ("encoder", "comment", "title", "description", "software", "handler_name",
