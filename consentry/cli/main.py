@@ -23,6 +23,7 @@ EXIT_INTERRUPTED = 130
 # what other commands need.
 COMMANDS = {
     "scan": "consentry.cli.scan",
+    "backfill": "consentry.cli.backfill",
     "scans": "consentry.cli.scans",
     "db": "consentry.cli.db",
     "samples": "consentry.cli.samples",
@@ -40,6 +41,7 @@ COMMANDS = {
 # What `consentry --help` lists, so that it does not import every command (a test checks these
 # against each command's own help).
 SHORT_HELP = {
+    "backfill": "Backfills of everything already hosted: resumable, each item stored once.",
     "bank": "Hash banks: create, list, add, import, export, withdraw.",
     "db": "The database: where it is, and its schema version.",
     "eval": "Evaluate the detectors on labelled data.",

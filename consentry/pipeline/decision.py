@@ -4,6 +4,8 @@ JSON, all in one transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.orm import Session
 
 from consentry.match.base import Matcher
@@ -33,8 +35,10 @@ def _reuse_known(session: Session, reports: list[ItemReport]) -> None:
 
 
 def decide_batch(reports: list[ItemReport], db: Database, scan_id: int,
-                 matchers: list[Matcher], policy: Policy) -> None:
-    """Store, match and decide ``reports`` in one transaction (sets item and scan ids)."""
+                 matchers: list[Matcher], policy: Policy,
+                 also: Callable[[Session], None] | None = None) -> None:
+    """Store, match and decide ``reports`` in one transaction (sets item and scan ids);
+    ``also`` runs last in that transaction (a backfill marks its entries done there)."""
     with db.session() as session:
         _reuse_known(session, reports)
         scan_store.insert_items(session, scan_id, reports)
@@ -49,3 +53,5 @@ def decide_batch(reports: list[ItemReport], db: Database, scan_id: int,
             policy.decide(report)
         record_verdicts(session, reports)
         scan_store.finish_items(session, reports)
+        if also is not None:
+            also(session)

@@ -1,0 +1,1 @@
+"""Backfills: analyse everything a platform already hosts, surviving crashes (see run.py)."""
