@@ -1,0 +1,29 @@
+"""What an operator can set for the service (``consentry serve`` options map onto these)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    spool_dir: Path  # uploads wait here (as job files) until their job ends
+    max_upload_bytes: int = 200 * 1024**2
+    # Requests per minute per key (a key's own rate overrides it); 0 = unlimited.
+    rate_per_minute: int = 600
+    # How long a verified key is trusted before its row is read again (revocation through
+    # this process is immediate; through another process it takes at most this long).
+    key_cache_s: float = 5.0
+    job_batch: int = 32  # jobs one pipeline run takes at once
+    job_lease_s: float = 60.0
+    job_poll_s: float = 0.05
+    scan_workers: int | None = None  # analysis processes per pipeline run (default: cores)
+    # Named policy files a scan may ask for (``policy=NAME``); absent: the shipped default.
+    policies: dict[str, Path] = field(default_factory=dict)
+    max_wait_s: float = 60.0  # the longest ?wait= a request may hold
+    # Remote media is never fetched: HMA's ``url=`` parameters answer 400 (docs/service.md).
+    url_fetch: bool = False
+    index_refresh_s: float = 2.0  # how often another process's bank changes are picked up
+    webhook_retries: int = 5
+    webhook_backoff_s: float = 1.0

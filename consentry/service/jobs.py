@@ -1,0 +1,134 @@
+"""The job runner: takes queued jobs in batches and runs them through the one pipeline
+(``Pipeline(db, policy).scan``), one run per batch of jobs that share signals and policy,
+so analysis worker processes start once per batch, not once per upload. Each job ends once
+(consentry.store.jobs.finish) and its spooled bytes are deleted when it ends."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from consentry.actions.sinks import ListSink, Sink
+from consentry.pipeline.scan import Pipeline
+from consentry.policy.engine import RulesPolicy
+from consentry.service.config import ServiceSettings
+from consentry.settings import ScanSettings
+from consentry.store import jobs as job_store
+from consentry.store.db import Database
+from consentry.store.jobs import JobRecord
+
+log = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class JobRunner:
+    def __init__(self, db: Database, settings: ServiceSettings, *, name: str | None = None,
+                 extra_sinks: tuple[Sink, ...] = ()) -> None:
+        self.db = db
+        self.settings = settings
+        self.name = name or worker_name()
+        self.extra_sinks = extra_sinks
+        self.stop = threading.Event()
+
+    def run_forever(self) -> None:
+        while not self.stop.is_set():
+            try:
+                if self.run_once() == 0:
+                    self.stop.wait(self.settings.job_poll_s)
+            except Exception:  # the database went away for a moment: keep serving
+                log.exception("job runner: a batch failed; retrying")
+                self.stop.wait(1.0)
+
+    def run_once(self) -> int:
+        """Claim and run one batch; returns how many jobs it took."""
+        claimed = job_store.claim(self.db, self.name, self.settings.job_batch, self.settings.job_lease_s)
+        if not claimed:
+            return 0
+        groups: dict[tuple[Any, Any], list[JobRecord]] = defaultdict(list)
+        for job in claimed:
+            groups[(job.signals, job.policy)].append(job)
+        keeper = _LeaseKeeper(self, [j.job_id for j in claimed])
+        keeper.start()
+        try:
+            for (signals, policy), jobs in groups.items():
+                self._run_group(jobs, signals, policy)
+        finally:
+            keeper.done.set()
+        return len(claimed)
+
+    def _run_group(self, jobs: list[JobRecord], signals: tuple[str, ...] | None, policy: str | None) -> None:
+        by_path = {str(Path(j.spool_path)): j for j in jobs if j.spool_path}
+        missing = [j for j in jobs if not j.spool_path or not Path(j.spool_path).exists()]
+        for job in missing:  # accepted, but its bytes are gone (a disk replaced): say so
+            self._end(job, None, None, "the uploaded file is no longer in the spool folder")
+        paths = [Path(p) for p, j in by_path.items() if j not in missing]
+        if not paths:
+            return
+        collected = ListSink()
+        try:
+            rules = RulesPolicy.from_file(self.settings.policies[policy] if policy else None)
+            Pipeline(self.db, rules).scan(paths, [collected, *self.extra_sinks],
+                                          ScanSettings(signals=signals),
+                                          workers=self.settings.scan_workers)
+        except Exception as exc:
+            log.exception("job runner: pipeline failed")
+            for path in paths:
+                self._end(by_path[str(path)], None, None, f"the scan failed: {exc}")
+            return
+        for report in collected.reports:
+            job = by_path.pop(str(report.path), None)
+            if job is None:
+                continue
+            result = {**report.as_json(), "job_id": job.job_id, "external_id": job.external_id}
+            self._end(job, result, report.item_id, None)
+        for job in by_path.values():
+            self._end(job, None, None, "the scan gave no result for this upload")
+
+    def _end(self, job: JobRecord, result: dict[str, Any] | None, item_id: int | None,
+             error: str | None) -> None:
+        ended = job_store.finish(self.db, job.job_id, self.name, result=result, item_id=item_id,
+                                 error=error)
+        if ended and job.spool_path:
+            Path(job.spool_path).unlink(missing_ok=True)
+
+
+class _LeaseKeeper(threading.Thread):
+    """Extends the leases of a running batch, so a long scan is not taken over."""
+
+    def __init__(self, runner: JobRunner, job_ids: list[str]) -> None:
+        super().__init__(daemon=True)
+        self.runner = runner
+        self.job_ids = job_ids
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        every = max(0.5, self.runner.settings.job_lease_s / 3)
+        while not self.done.wait(every):
+            try:
+                job_store.extend_lease(self.runner.db, self.runner.name, self.job_ids,
+                                       self.runner.settings.job_lease_s)
+            except Exception:
+                log.exception("could not extend job leases")
+
+
+def run_job_worker(db_url: str, settings: ServiceSettings) -> None:
+    """Entry point of a job worker process started by ``consentry serve``."""
+    import signal
+
+    from consentry.store.db import open_database
+
+    db = open_database(db_url)
+    from consentry.actions.webhooks import WebhookSink
+
+    runner = JobRunner(db, settings, extra_sinks=(WebhookSink(db),))
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop.set())
+    runner.run_forever()

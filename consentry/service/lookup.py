@@ -1,0 +1,148 @@
+"""Hash lookups for the service: the bank indexes held in memory (memory-mapped, shared by
+the processes of one machine) and refreshed when the banks change, plus the entry and bank
+rows a lookup needs. Raw lookups touch no database at all."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from consentry.match.banks import index as bank_index
+from consentry.signals.hashing import catalogue
+from consentry.signals.hashing.base import ExactLookup, HashType, HashValueError
+from consentry.signals.hashing.mih import MIHIndex, hex_to_words
+from consentry.store.db import Database
+from consentry.store.tables.banks import Bank, BankEntry
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry_id: int
+    distance: int
+
+
+@dataclass(frozen=True)
+class EntryBank:
+    entry_id: int
+    bank: str
+    bank_enabled: bool
+    enabled_ratio: float
+    threshold: int
+    signal: str
+    value: str
+    active: bool
+
+
+class BankLookup:
+    def __init__(self, db: Database, refresh_s: float = 2.0) -> None:
+        self.db = db
+        self.refresh_s = refresh_s
+        self.indexes: dict[str, MIHIndex] = {}
+        self.loaded_at: float | None = None
+        self._fingerprint: tuple | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def ready(self) -> bool:
+        return self.loaded_at is not None
+
+    def load(self) -> None:
+        """Bring the indexes up to date with the database now (after a change, at start)."""
+        with self._lock:
+            fingerprint = self._current_fingerprint()
+            self.indexes = bank_index.sync(self.db)
+            self._fingerprint = fingerprint
+            self.loaded_at = self._checked = time.monotonic()
+
+    def maybe_refresh(self) -> None:
+        """Pick up changes another process made, at most every ``refresh_s`` (one small query)."""
+        now = time.monotonic()
+        if now - self._checked < self.refresh_s:
+            return
+        self._checked = now
+        if self._current_fingerprint() != self._fingerprint:
+            self.load()
+
+    def _current_fingerprint(self) -> tuple:
+        with self.db.session() as session:
+            return tuple(session.execute(
+                select(func.max(BankEntry.id), func.count(BankEntry.withdrawn_at))).one())
+
+    def search(self, htype: type[HashType], value: str, threshold: int | None = None) -> list[Hit]:
+        """Entries whose value is within ``threshold`` (the type's default) of ``value``;
+        withdrawn entries are not among them. ``value`` must be canonical."""
+        if htype.index is ExactLookup:
+            with self.db.session() as session:
+                ids = session.scalars(select(BankEntry.id).where(
+                    BankEntry.signal == htype.name, BankEntry.value_key == htype.value_key(value),
+                    BankEntry.withdrawn_at.is_(None)).order_by(BankEntry.id))
+                return [Hit(i, 0) for i in ids]
+        index = self.indexes.get(htype.name)
+        if index is None or len(index) == 0:
+            return []
+        limit = htype.default_threshold if threshold is None else threshold
+        keys = htype.index_keys(value)
+        _rows, payload, dist = index.search(hex_to_words(keys), limit)
+        best: dict[int, int] = {}
+        for entry_id, d in zip(payload.tolist(), dist.tolist(), strict=True):
+            if entry_id not in best or d < best[entry_id]:
+                best[entry_id] = d
+        return [Hit(e, best[e]) for e in sorted(best)]
+
+    def entries(self, entry_ids: list[int]) -> dict[int, EntryBank]:
+        found: dict[int, EntryBank] = {}
+        with self.db.session() as session:
+            for lo in range(0, len(entry_ids), 500):
+                rows = session.execute(
+                    select(BankEntry.id, Bank.name, Bank.enabled, Bank.enabled_ratio, Bank.threshold,
+                           BankEntry.signal, BankEntry.value, BankEntry.withdrawn_at)
+                    .join(Bank, Bank.id == BankEntry.bank_id)
+                    .where(BankEntry.id.in_(entry_ids[lo : lo + 500])))
+                for eid, bank, enabled, ratio, threshold, signal, value, withdrawn in rows:
+                    found[eid] = EntryBank(eid, bank, enabled, ratio, threshold, signal, value,
+                                           withdrawn is None)
+        return found
+
+    def status(self) -> dict[str, dict[str, int | bool]]:
+        """Per hash type: is there an index, up to when, and how many hashes (HMA's shape)."""
+        out: dict[str, dict[str, int | bool]] = {}
+        with self.db.session() as session:
+            newest = dict(session.execute(select(BankEntry.signal, func.max(BankEntry.added_at))
+                                          .group_by(BankEntry.signal)).all())
+            counts = dict(session.execute(
+                select(BankEntry.signal, func.count()).where(BankEntry.withdrawn_at.is_(None))
+                .group_by(BankEntry.signal)).all())
+        for htype in catalogue.all_types():
+            at = newest.get(htype.name)
+            built_to = int(_aware(at).timestamp()) if at is not None else -1
+            if htype.index is ExactLookup:
+                size = int(counts.get(htype.name, 0))
+                present = self.ready
+            else:
+                index = self.indexes.get(htype.name)
+                size = len(index) - len(index.removed) if index is not None else 0
+                present = index is not None and len(index) > 0
+                built_to = built_to if present else -1
+            out[htype.name] = {"built_to": built_to, "present": present, "size": size}
+        return out
+
+
+def parse_signal(type_name: str, value: str) -> tuple[type[HashType], str]:
+    """(type, canonical value) for HMA's ``signal_type`` and ``signal``, or ValueError with
+    HMA's message."""
+    htype = catalogue.find(type_name)
+    if htype is None:
+        raise LookupError(f"No such SignalType '{type_name}'")
+    try:
+        return htype, htype.parse(value)
+    except HashValueError:
+        raise ValueError(f"invalid signal: invalid {htype.name.upper()} hash") from None
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

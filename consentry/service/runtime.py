@@ -1,0 +1,100 @@
+"""Running the service: uvicorn for HTTP (``--workers`` processes, each building the app from
+the environment), job worker processes that run the pipeline and deliver webhooks, and the
+start-up recovery of jobs a killed server left running."""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import threading
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from consentry.service.config import ServiceSettings
+from consentry.store import jobs as job_store
+from consentry.store.db import Database
+
+log = logging.getLogger(__name__)
+SETTINGS_ENV = "CONSENTRY_SERVICE_SETTINGS"
+
+
+def _settings_to_env(settings: ServiceSettings) -> str:
+    data = asdict(settings)
+    data["spool_dir"] = str(settings.spool_dir)
+    data["policies"] = {k: str(v) for k, v in settings.policies.items()}
+    return json.dumps(data)
+
+
+def _settings_from_env() -> ServiceSettings:
+    data = json.loads(os.environ[SETTINGS_ENV])
+    data["spool_dir"] = Path(data["spool_dir"])
+    data["policies"] = {k: Path(v) for k, v in data["policies"].items()}
+    return ServiceSettings(**data)
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn's factory in each HTTP worker process."""
+    from consentry.service.app import create_app
+    from consentry.store.db import open_database
+
+    return create_app(open_database(os.environ["CONSENTRY_DB"]), _settings_from_env())
+
+
+def _job_worker(db_url: str, settings_json: str) -> None:
+    os.environ[SETTINGS_ENV] = settings_json
+    from consentry.actions.webhooks import deliver_due
+    from consentry.service.jobs import run_job_worker
+    from consentry.store.db import open_database
+
+    settings = _settings_from_env()
+    db = open_database(db_url)
+
+    def deliveries() -> None:
+        stop = threading.Event()
+        while not stop.wait(settings.webhook_backoff_s / 2 or 0.5):
+            try:
+                deliver_due(db, retries=settings.webhook_retries, backoff_s=settings.webhook_backoff_s)
+            except Exception:
+                log.exception("webhook delivery failed; retrying")
+
+    threading.Thread(target=deliveries, daemon=True).start()
+    run_job_worker(db_url, settings)
+
+
+def recover_jobs(db: Database) -> int:
+    """SQLite has one server: a job still running at start belonged to a process that died."""
+    if db.dialect == "sqlite":
+        return job_store.release_worker(db)
+    return 0  # PostgreSQL: other servers may be running them; their leases expire instead
+
+
+def serve(db: Database, *, host: str, port: int, workers: int, job_workers: int, spool_dir: Path,
+          max_upload_bytes: int, rate_per_minute: int) -> None:
+    import uvicorn
+
+    settings = replace(ServiceSettings(spool_dir=spool_dir), max_upload_bytes=max_upload_bytes,
+                       rate_per_minute=rate_per_minute)
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    requeued = recover_jobs(db)
+    if requeued:
+        log.warning("%d jobs left running by a stopped server are queued again", requeued)
+    env = _settings_to_env(settings)
+    os.environ[SETTINGS_ENV] = env
+    os.environ["CONSENTRY_DB"] = db.url
+    ctx = multiprocessing.get_context("spawn")  # a clean process: no server threads to fork
+    runners = [ctx.Process(target=_job_worker, args=(db.url, env), daemon=True, name=f"jobs-{i}")
+               for i in range(job_workers)]
+    for runner in runners:
+        runner.start()
+    try:
+        uvicorn.run("consentry.service.runtime:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, log_level="warning", access_log=False)
+    finally:
+        for runner in runners:
+            runner.terminate()
+        for runner in runners:
+            runner.join(10)

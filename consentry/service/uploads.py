@@ -1,0 +1,118 @@
+"""Uploads: bounded in size before they are read, written to the spool folder, identified
+by their bytes (consentry.media.sniff), never by their name or MIME type; and hashing one
+upload with the scan's own analysis (only the ``hash`` signal)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+from fastapi import UploadFile
+from fastapi.responses import JSONResponse
+
+from consentry.media.sniff import Sniffed, sniff
+from consentry.pipeline.hashing import hash_paths
+from consentry.service.errors import ApiError
+from consentry.signals.hashing import catalogue
+from consentry.types import ItemReport, ItemStatus, MediaKind
+
+Scope = MutableMapping[str, Any]
+_CHUNK = 1024 * 1024
+
+
+class BodyLimitMiddleware:
+    """413 for a request body over the limit, by its Content-Length or as it streams in."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await self._too_large(scope, receive, send)
+                return
+        seen = 0
+
+        async def counted() -> MutableMapping[str, Any]:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Any, send: Any) -> None:
+        response = JSONResponse({"message": f"the upload is larger than {self.limit} bytes"}, 413)
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def spool(upload: UploadFile, folder: Path, name: str | None = None) -> tuple[Path, int, Sniffed]:
+    """Write the upload into ``folder`` (fsynced: a job must survive a crash once accepted)
+    and identify it; 415 (and nothing kept) when it is not an image or video we read."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (name or f"upload-{uuid.uuid4().hex}")
+    size = 0
+    head = b""
+    try:
+        with open(path, "wb") as out:
+            while chunk := await upload.read(_CHUNK):
+                if len(head) < 64:
+                    head += chunk[: 64 - len(head)]
+                out.write(chunk)
+                size += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        found = sniff(head)
+        if found is None:
+            raise ApiError(415, "the upload is not an image or video Consentry reads "
+                           "(identified by its bytes, not its name or type)", "unsupported_media")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path, size, found
+
+
+def hash_file(path: Path) -> ItemReport:
+    """The item report of one spooled file with only the hash signal run (in this process)."""
+    reports = list(hash_paths([path], workers=1))
+    report = reports[0]
+    if report.status is not ItemStatus.OK:
+        raise ApiError(400, f"cannot read the upload: {report.error}", "unreadable")
+    return report
+
+
+def hma_signals(report: ItemReport, content_type: str) -> dict[str, str]:
+    """HMA's answer for one hashed upload: ``{signal type: value}`` (photo: pdq; video:
+    video_md5 and, our addition, vpdq)."""
+    item = report.as_json()
+    wanted = ("pdq",) if content_type == "photo" else ("md5", "vpdq")
+    out: dict[str, str] = {}
+    for name in wanted:
+        htype = catalogue.get(name)
+        hashes = htype.from_item(item)
+        if hashes:
+            out[htype.exchange_name("photo" if content_type == "photo" else "video")] = hashes[0].value
+    return out
+
+
+def content_type_of(found: Sniffed, field: str) -> str:
+    kind = "photo" if found.kind is MediaKind.IMAGE else "video"
+    if field != kind:
+        raise ApiError(400, f"the {field} field holds a {kind}")
+    return kind

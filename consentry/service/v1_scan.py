@@ -1,0 +1,103 @@
+"""``POST /v1/scan`` and ``GET /v1/jobs/{job_id}``: an upload becomes a durable job (row and
+spooled bytes written before the 202); ``?wait=SECONDS`` holds the answer until it is done."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from consentry.errors import ConfigError
+from consentry.service.auth import Principal, as_submitter
+from consentry.service.errors import ApiError
+from consentry.service.uploads import spool
+from consentry.signals import catalog
+from consentry.store import jobs as job_store
+
+router = APIRouter(prefix="/v1", tags=["scan"])
+OPERATORS = ("admin", "operator")
+_UPLOAD = File(..., description="the image or video")
+_FIELD = Form(None)
+
+
+def _signals(value: str | None) -> tuple[str, ...] | None:
+    if not value:
+        return None
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    try:
+        catalog.resolve(names)
+    except ConfigError as exc:
+        raise ApiError(400, str(exc), "bad_signals") from None
+    return names
+
+
+async def _wait_for(request: Request, job_id: str, wait: float) -> job_store.JobRecord | None:
+    db = request.app.state.db
+    deadline = time.monotonic() + min(max(wait, 0.0), request.app.state.settings.max_wait_s)
+    poll = request.app.state.settings.job_poll_s
+    while True:
+        job = await run_in_threadpool(job_store.get, db, job_id)
+        if job is None or job.status in ("done", "error") or time.monotonic() >= deadline:
+            return job
+        await asyncio.sleep(poll)
+
+
+def _answer(job: job_store.JobRecord) -> JSONResponse:
+    finished = job.status in ("done", "error")
+    return JSONResponse(_jsonable(job.as_json()), 200 if finished else 202)
+
+
+def _jsonable(value: Any) -> Any:
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(value)
+
+
+@router.post("/scan", status_code=202)
+async def scan(request: Request, file: UploadFile = _UPLOAD, signals: str | None = _FIELD,
+               policy: str | None = _FIELD, external_id: str | None = _FIELD,
+               wait: float = 0.0, who: Principal = as_submitter) -> JSONResponse:
+    """Accept one upload for scanning: 202 ``{"job_id": ...}``; with ``?wait=30`` the result
+    when it is ready in time (200), else the 202."""
+    settings = request.app.state.settings
+    chosen = _signals(signals)
+    if policy is not None and policy not in settings.policies:
+        raise ApiError(400, f"no policy named {policy!r} on this service", "bad_policy")
+    if external_id is not None and len(external_id) > 200:
+        raise ApiError(400, "external_id is at most 200 characters", "bad_request")
+    job_id = job_store.new_job_id()
+    path, size, _found = await spool(file, settings.spool_dir / "jobs", job_id)
+    await run_in_threadpool(job_store.enqueue, request.app.state.db, job_id, spool_path=str(path),
+                            size=size, key_id=who.key.key_id, external_id=external_id,
+                            signals=chosen, policy=policy)
+    if wait > 0:
+        job = await _wait_for(request, job_id, wait)
+        if job is not None and job.status in ("done", "error"):
+            return _answer(job)
+    return JSONResponse({"job_id": job_id, "status": "queued"}, 202)
+
+
+@router.get("/jobs/{job_id}")
+async def job(request: Request, job_id: str, wait: float = 0.0,
+              who: Principal = as_submitter) -> JSONResponse:
+    """``{"status": "queued|running|done|error", "result": <item JSON>}``; 202 while unfinished."""
+    found = await _wait_for(request, job_id, wait)
+    if found is None:
+        raise ApiError(404, f"no job {job_id}", "not_found")
+    if who.role not in OPERATORS:
+        owner = await run_in_threadpool(_owner, request, job_id)
+        if owner != who.key.key_id:
+            raise ApiError(404, f"no job {job_id}", "not_found")  # others' jobs are not shown
+    return _answer(found)
+
+
+def _owner(request: Request, job_id: str) -> str | None:
+    from consentry.store.tables.service import Job
+
+    with request.app.state.db.session() as session:
+        row = session.get(Job, job_id)
+        return row.key_id if row else None
