@@ -241,7 +241,7 @@ def _record(row: dict[str, Any]) -> BankRecord:
 
 def _csv_rows(lines: _Lines, fmt: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     feed = _CsvFeed(lines)
-    reader = csv.reader(feed)
+    reader = csv.reader(feed, strict=True)
     header: list[str] | None = None
     while True:
         start_line, start_offset = lines.line, lines.offset
@@ -258,7 +258,7 @@ def _csv_rows(lines: _Lines, fmt: str) -> Iterator[tuple[int, dict[str, Any] | R
             lines.seek_line(start_line, start_offset)
             next(iter(lines.raw()), None)
             feed = _CsvFeed(lines)
-            reader = csv.reader(feed)
+            reader = csv.reader(feed, strict=True)
             if header is None:
                 return
             continue
