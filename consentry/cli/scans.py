@@ -20,7 +20,8 @@ def command() -> None:
 
 
 @command.command("list")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="How many of the most recent scans to list.")
 @common_options
 @handle_errors
 def list_cmd(limit: int) -> None:
