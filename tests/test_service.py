@@ -34,7 +34,8 @@ DOC_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 def recorded(name: str) -> tuple[int, object]:
     need(RECORDED)
-    status = int((RECORDED / f"{name}.status").read_text().strip()) if (RECORDED / f"{name}.status").exists() else 200
+    status_file = RECORDED / f"{name}.status"
+    status = int(status_file.read_text().strip()) if status_file.exists() else 200
     return status, json.loads((RECORDED / f"{name}.json").read_text())
 
 
@@ -69,7 +70,7 @@ def test_health_and_documents(service) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_keys_401_403_and_revocation(service) -> None:  # type: ignore[no-untyped-def]
-    client, tokens, db = service
+    client, tokens, _db = service
     r = client.get("/c/banks")
     assert r.status_code == 401 and r.json()["error"] == "unauthorized"
     assert client.get("/c/banks", headers=auth("csk_nope_nope")).status_code == 401
@@ -112,7 +113,7 @@ def test_key_expiry_and_rate_limit(db_url: str, tmp_path: Path) -> None:
     db.close()
 
 
-def _rule(route: APIRoute) -> frozenset[str] | None | str:
+def _rule(route: APIRoute) -> frozenset[str] | str | None:
     for dep in route.dependant.dependencies:
         call = dep.call
         if isinstance(call, Allow):
@@ -233,7 +234,8 @@ def test_hma_bank_rules_and_disable(service) -> None:  # type: ignore[no-untyped
     assert client.get("/m/lookup", params=q, headers=h).json() == {
         "A_B": [{"bank_content_id": entry, "distance": "0"}]}
     # a bank at ratio 0 is skipped unless the coin flip is bypassed
-    assert client.put("/c/bank/A_B", json={"enabled_ratio": 0.0}, headers=h).json()["matching_enabled_ratio"] == 0.0
+    off = client.put("/c/bank/A_B", json={"enabled_ratio": 0.0}, headers=h).json()
+    assert off["matching_enabled_ratio"] == 0.0
     assert client.get("/m/lookup", params={**q, "seed": "7"}, headers=h).json() == {}
     assert client.get("/m/lookup", params={**q, "bypass_coinflip": "true"}, headers=h).json() == {}
     assert client.put("/c/bank/A_B", json={"enabled": True}, headers=h).status_code == 200
@@ -252,7 +254,8 @@ def test_uploads_sniffed_and_bounded(db_url: str, tmp_path: Path) -> None:
     with TestClient(app) as client:
         h = auth(token)
         # an image by name and MIME type that is not one by its bytes
-        r = client.post("/h/hash", files={"photo": ("a.jpg", b"not an image at all" * 10, "image/jpeg")}, headers=h)
+        r = client.post("/h/hash", files={"photo": ("a.jpg", b"not an image at all" * 10, "image/jpeg")},
+                        headers=h)
         assert r.status_code == 415
         r = client.post("/h/hash", files={"photo": ("a.jpg", b"\xff\xd8\xff" + b"0" * 10_000, "image/jpeg")},
                         headers=h)

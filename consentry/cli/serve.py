@@ -22,14 +22,17 @@ from consentry.cli.common import db_option, handle_errors, state
 @click.option("--max-upload-mb", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--rate-per-minute", type=click.IntRange(min=0), default=600, show_default=True,
               help="Requests per minute per key unless the key has its own (0: unlimited).")
+@click.option("--job-lease-seconds", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="A job whose worker stops renewing it this long is run again (PostgreSQL).")
 @db_option
 @handle_errors
 def command(host: str, port: int, workers: int, job_workers: int, spool_dir: Path | None,
-            max_upload_mb: int, rate_per_minute: int) -> None:
+            max_upload_mb: int, rate_per_minute: int, job_lease_seconds: float) -> None:
     """Serve the HMA-compatible and native HTTP API (docs/service.md)."""
     from consentry.service.runtime import serve
 
     db = state().database()  # migrates at start
     spool = spool_dir or db.sidecar_dir / "spool"
     serve(db, host=host, port=port, workers=workers, job_workers=job_workers, spool_dir=spool,
-          max_upload_bytes=max_upload_mb * 1024 * 1024, rate_per_minute=rate_per_minute)
+          max_upload_bytes=max_upload_mb * 1024 * 1024, rate_per_minute=rate_per_minute,
+          job_lease_s=job_lease_seconds)

@@ -8,7 +8,9 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import threading
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -44,7 +46,7 @@ def app_from_env() -> FastAPI:
     return create_app(open_database(os.environ["CONSENTRY_DB"]), _settings_from_env())
 
 
-def _job_worker(db_url: str, settings_json: str) -> None:
+def _job_worker(db_url: str, settings_json: str, parent: int) -> None:
     os.environ[SETTINGS_ENV] = settings_json
     from consentry.actions.webhooks import deliver_due
     from consentry.service.jobs import run_job_worker
@@ -61,7 +63,13 @@ def _job_worker(db_url: str, settings_json: str) -> None:
             except Exception:
                 log.exception("webhook delivery failed; retrying")
 
+    def orphaned() -> None:  # the server died (even by SIGKILL): stop, its jobs' leases lapse
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
     threading.Thread(target=deliveries, daemon=True).start()
+    threading.Thread(target=orphaned, daemon=True).start()
     run_job_worker(db_url, settings)
 
 
@@ -73,11 +81,11 @@ def recover_jobs(db: Database) -> int:
 
 
 def serve(db: Database, *, host: str, port: int, workers: int, job_workers: int, spool_dir: Path,
-          max_upload_bytes: int, rate_per_minute: int) -> None:
+          max_upload_bytes: int, rate_per_minute: int, job_lease_s: float = 60.0) -> None:
     import uvicorn
 
     settings = replace(ServiceSettings(spool_dir=spool_dir), max_upload_bytes=max_upload_bytes,
-                       rate_per_minute=rate_per_minute)
+                       rate_per_minute=rate_per_minute, job_lease_s=job_lease_s)
     spool_dir.mkdir(parents=True, exist_ok=True)
     requeued = recover_jobs(db)
     if requeued:
@@ -86,7 +94,8 @@ def serve(db: Database, *, host: str, port: int, workers: int, job_workers: int,
     os.environ[SETTINGS_ENV] = env
     os.environ["CONSENTRY_DB"] = db.url
     ctx = multiprocessing.get_context("spawn")  # a clean process: no server threads to fork
-    runners = [ctx.Process(target=_job_worker, args=(db.url, env), daemon=True, name=f"jobs-{i}")
+    # Not daemonic: a job worker starts the pipeline's own analysis processes.
+    runners = [ctx.Process(target=_job_worker, args=(db.url, env, os.getpid()), name=f"jobs-{i}")
                for i in range(job_workers)]
     for runner in runners:
         runner.start()

@@ -21,7 +21,9 @@ from consentry.store import jobs as job_store
 router = APIRouter(prefix="/v1", tags=["scan"])
 OPERATORS = ("admin", "operator")
 _UPLOAD = File(..., description="the image or video")
-_FIELD = Form(None)
+_SIGNALS = Form(None, description="comma-separated signals (default: every installed one)")
+_POLICY = Form(None, description="a policy name this service offers")
+_EXTERNAL_ID = Form(None, description="your id for the upload, echoed back")
 
 
 def _signals(value: str | None) -> tuple[str, ...] | None:
@@ -58,8 +60,8 @@ def _jsonable(value: Any) -> Any:
 
 
 @router.post("/scan", status_code=202)
-async def scan(request: Request, file: UploadFile = _UPLOAD, signals: str | None = _FIELD,
-               policy: str | None = _FIELD, external_id: str | None = _FIELD,
+async def scan(request: Request, file: UploadFile = _UPLOAD, signals: str | None = _SIGNALS,
+               policy: str | None = _POLICY, external_id: str | None = _EXTERNAL_ID,
                wait: float = 0.0, who: Principal = as_submitter) -> JSONResponse:
     """Accept one upload for scanning: 202 ``{"job_id": ...}``; with ``?wait=30`` the result
     when it is ready in time (200), else the 202."""

@@ -80,19 +80,22 @@ def get(db: Database, job_id: str) -> JobRecord | None:
 def claim(db: Database, worker: str, limit: int, lease_s: float) -> list[JobRecord]:
     """Take up to ``limit`` jobs that are queued or whose lease ran out, oldest first."""
     now = utcnow()
+    takeable = or_(Job.status == "queued", (Job.status == "running") & (Job.lease_until < now))
+    # One statement: SQLite runs it under its write lock, so two servers (or threads) never
+    # take the same job; PostgreSQL skips rows another claim has locked.
+    oldest = select(Job.id).where(takeable).order_by(Job.created_at).limit(limit)
+    if db.dialect == "postgresql":
+        oldest = oldest.with_for_update(skip_locked=True)
     with db.session() as session:
-        query = (select(Job.id).where(or_(Job.status == "queued",
-                                          (Job.status == "running") & (Job.lease_until < now)))
-                 .order_by(Job.created_at).limit(limit))
-        if db.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        ids = list(session.scalars(query))
+        ids = list(session.scalars(
+            update(Job).where(Job.id.in_(oldest.scalar_subquery()), takeable)
+            .values(status="running", worker=worker, lease_until=now + timedelta(seconds=lease_s),
+                    attempts=Job.attempts + 1, started_at=now)
+            .returning(Job.id)))
         if not ids:
             return []
-        session.execute(update(Job).where(Job.id.in_(ids)).values(
-            status="running", worker=worker, lease_until=now + timedelta(seconds=lease_s),
-            attempts=Job.attempts + 1, started_at=now))
-        jobs = session.scalars(select(Job).where(Job.id.in_(ids)).order_by(Job.created_at)).all()
+        jobs = session.scalars(select(Job).where(Job.id.in_(ids)).order_by(Job.created_at)
+                               .execution_options(populate_existing=True)).all()
         return [_record(j) for j in jobs]
 
 
