@@ -129,3 +129,13 @@ def test_cli_bank_lifecycle(run_cli, tmp_path: Path) -> None:
     assert run_cli("bank", "delete", "ncii").code == 2  # needs --yes
     assert run_cli("--json", "bank", "delete", "ncii", "--yes").lines[0]["deleted_entries"] == 2
     assert run_cli("--json", "bank", "list").lines == []
+
+
+def test_bank_show_prints_readable_fields(run_cli) -> None:
+    assert run_cli("bank", "create", "b", "--kind", "ncii", "--description", "helpline cases").code == 0
+    listing = f"pdq {PDQ_HEX}\nvideo_md5 {'a' * 32}\n"
+    assert run_cli("bank", "import", "b", "/dev/stdin", input=listing).code == 0  # a pipe works too
+    text = run_cli("bank", "show", "b").stdout
+    assert "entries:        md5 1, pdq 1" in text and "description:    helpline cases" in text
+    assert "{" not in text and "datetime" not in text and "None" not in text  # no Python reprs
+    assert "first entries" in text and PDQ_HEX in text

@@ -118,3 +118,11 @@ def test_a_bad_submission_imports_nothing(run_cli, tmp_path: Path) -> None:
     res = run_cli("--json", "bank", "import-submission", "b", str(sub), "--case", "x")
     assert res.code == 2 and "item 1, field signal_value" in res.lines[-1]["error"]
     assert run_cli("--json", "bank", "show", "b").lines[0]["entries"] == {}
+
+
+def test_hash_to_stdout(run_cli) -> None:
+    need(PDQ)
+    res = run_cli("hash", str(PDQ / IMAGES[0]), "-o", "-")
+    assert res.code == 0
+    doc = json.loads(res.stdout)  # the submission alone: no summary line beside it
+    assert doc["format"] == "consentry.submission" and doc["items"][0]["kind"] == "image"

@@ -8,6 +8,8 @@ StopNCII record whose status says so), or reported in ``errors`` with its line.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,12 @@ class ImportOutcome:
 def import_file(db: Database, bank: service.BankInfo, path: Path, fmt: str | None, *, skip_bad: bool,
                 case_id: str | None, actor: str, source: str = "import") -> ImportOutcome:
     with open(path, "rb") as fh:
+        if not fh.seekable():  # a pipe (/dev/stdin): read it once into a file we can rewind
+            with tempfile.TemporaryFile() as spool:
+                shutil.copyfileobj(fh, spool)
+                spool.seek(0)
+                return import_stream(db, bank, spool, fmt, skip_bad=skip_bad, case_id=case_id,
+                                     actor=actor, source=source)
         return import_stream(db, bank, fh, fmt, skip_bad=skip_bad, case_id=case_id, actor=actor,
                              source=source)
 
