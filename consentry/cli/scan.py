@@ -67,6 +67,10 @@ def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  
               help="Do not analyse again a file (same SHA-256) that these very signal versions "
               "already analysed: repeat its stored result. A signal whose version changed "
               "analyses it anew.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Analyse in local worker processes, or on Ray actors (consentry[ray]; "
+              "--workers then counts actors, --address joins a cluster).")
+@click.option("--address", metavar="ADDR", help="Ray cluster to join with --engine ray.")
 @click.option("--full-decode", is_flag=True,
               help="Decode JPEGs at full size for hashing (default: reduced-scale for big ones).")
 @signal_options
@@ -76,7 +80,8 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, workers: i
             report_path: Path | None, no_blur: bool, max_pixels: int, max_duration: float,
             max_decode_seconds: float, max_file_size: int, max_item_seconds: float,
             max_worker_memory: int, full_decode: bool, policy_path: Path | None,
-            allow_missing_signals: bool, skip_known: bool, **signal_params: Any) -> None:
+            allow_missing_signals: bool, skip_known: bool, engine: str, address: str | None,
+            **signal_params: Any) -> None:
     """Scan images, videos and folders; store and print what was found.
 
     Exit codes: 0 nothing flagged, 1 something flagged, 2 usage or fatal error,
@@ -104,7 +109,12 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, workers: i
         known = known_items(state().database(), {c.name: c.version for c in classes})
         settings = replace(settings, known_items=known)
     # The workers start on the files now, while this process opens the database.
-    analysis = Analysis(paths, settings, workers or default_workers(), classes)
+    if engine == "ray":  # the analysis on Ray actors; decisions and storage stay here
+        from consentry.pipeline.ray_engine import RayAnalysis
+
+        analysis: Analysis = RayAnalysis(paths, settings, classes, address=address, actors=workers)
+    else:
+        analysis = Analysis(paths, settings, workers or default_workers(), classes)
     try:
         if analysis.total == 0:
             click.echo(f"nothing to scan: no files under {', '.join(map(str, paths))}", err=True)

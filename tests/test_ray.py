@@ -1,0 +1,123 @@
+"""The Ray engine on a small local cluster (two CPUs, loopback): the same item JSON as the local
+engine, and a backfill across the cluster that survives one of its workers being killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from consentry.actions.sinks import ListSink
+from consentry.pipeline.runner import Analysis
+from consentry.pipeline.scan import Pipeline
+from consentry.settings import Limits, ScanSettings
+from consentry.signals import catalog
+from consentry.store import backfill as store
+from consentry.store.db import open_database
+from consentry.testing.samples import synthetic_scene, write_samples
+
+ray = pytest.importorskip("ray")
+
+TIMING_FIELDS = ("item_id", "scan_id")  # what differs between two scans of the same files
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    """A Ray cluster on this machine with two CPUs (two actors); its address."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             _node_ip_address="127.0.0.1", configure_logging=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
+def _by_path(reports: list) -> dict[str, dict]:  # type: ignore[type-arg]
+    out = {}
+    for report in reports:
+        item = report.as_json()
+        out[item["path"]] = {k: v for k, v in item.items() if k not in TIMING_FIELDS}
+    return out
+
+
+def test_ray_gives_the_local_engines_item_json(cluster: str, tmp_path: Path) -> None:
+    from consentry.pipeline.ray_engine import RayAnalysis
+
+    write_samples(tmp_path / "media")  # images, an animated GIF, a video, a text file
+    # Every installed signal. No cap on the local workers' address space: they fork from this
+    # process, which maps Ray's shared memory.
+    settings = ScanSettings(limits=Limits(max_worker_memory=0))
+    classes = catalog.resolve(None)
+    db = open_database(f"sqlite:///{tmp_path / 'c.db'}")
+    try:
+        local, remote = ListSink(), ListSink()
+        Pipeline(db).scan(Analysis([tmp_path / "media"], settings, 2, classes), [local])
+        Pipeline(db).scan(RayAnalysis([tmp_path / "media"], settings, classes, actors=2), [remote])
+    finally:
+        db.close()
+    assert len(local.reports) == len(remote.reports) == 14
+    assert [r.path for r in local.reports] == [r.path for r in remote.reports]  # same order
+    assert _by_path(remote.reports) == _by_path(local.reports)
+
+
+def _actor_pids() -> list[int]:
+    """Processes of Ray actors analysing for us (Ray names them after the actor class)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmdline.startswith(b"ray::AnalyserActor"):
+            pids.append(int(proc.name))
+    return pids
+
+
+def test_backfill_across_the_cluster_survives_a_killed_worker(cluster: str, tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    n = 400
+    for i in range(n):
+        synthetic_scene(i, (64, 48)).save(media / f"img-{i:04d}.png")
+    url = f"sqlite:///{tmp_path / 'consentry.db'}"
+    db = open_database(url)
+    cmd = [sys.executable, "-m", "consentry", "--db", url, "backfill", "run", str(media),
+           "--signals", "hash", "--engine", "ray", "--address", cluster, "--workers", "2",
+           "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    killed = None
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            run = store.get_run(db, 1)
+            if run is not None and run.manifest_complete and store.counts(db, 1)["done"] >= 40:
+                pids = _actor_pids()
+                if pids:
+                    killed = pids[0]
+                    os.kill(killed, signal.SIGKILL)
+                    break
+            time.sleep(0.05)
+        out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert killed is not None, "the run ended before a worker could be killed"
+    assert proc.returncode == 0, err.decode()[-3000:]
+    counts = store.counts(db, 1)
+    assert counts == {"done": n, "pending": 0, "running": 0, "error": 0}
+    entries = list(store.entries(db, 1))
+    db.close()
+    item_ids = [e.item_id for e in entries]
+    assert None not in item_ids and len(set(item_ids)) == n  # nothing lost, nothing doubled
+    lines = out.decode().splitlines()
+    assert all(line.startswith("{") for line in lines), [x for x in lines if x[:1] != "{"]
+    assert len(lines) == n
+    assert all(e.result and e.result["status"] == "ok" for e in entries)
