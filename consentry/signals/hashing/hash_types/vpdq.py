@@ -72,12 +72,11 @@ class VpdqType(HashType):
 
     @classmethod
     def matches(cls, a: str, b: str, threshold: int | None = None) -> bool:
-        quality = cls.default_quality_min or 0
-        query = unique_good_frames([(f.hash, f.quality) for f in parse_frames(a)], quality)
-        target = unique_good_frames([(f.hash, f.quality) for f in parse_frames(b)], quality)
-        result = compare(query, target, cls.default_threshold if threshold is None else threshold)
-        return (result is not None and result.query_match_pct >= QUERY_MATCH_PCT
-                and result.target_match_pct >= TARGET_MATCH_PCT)
+        """Whether video ``a`` matches banked video ``b`` by Meta's rule with pytx's defaults."""
+        queries = [ItemHash(f.hash, f.quality) for f in parse_frames(a)]
+        settings = MatchSettings(cls.default_threshold if threshold is None else threshold,
+                                 cls.default_quality_min or 0, False, QUERY_MATCH_PCT, TARGET_MATCH_PCT)
+        return cls.compare_entry(queries, b, settings) is not None
 
     @classmethod
     def compare_entry(cls, queries: list[ItemHash], value: str, settings: MatchSettings
