@@ -82,11 +82,11 @@ class _Lines:
     def __init__(self, stream: IO[bytes]) -> None:
         self.stream = stream
         self.line = 0  # lines read so far
-        self.offset = 0  # bytes read so far
         self.too_long = 0  # the last line that was over MAX_RECORD_BYTES
+        start = stream.tell()
         self.bom = stream.read(3) == b"\xef\xbb\xbf"
         if not self.bom:
-            stream.seek(0)
+            stream.seek(start)
         self.offset = stream.tell()
 
     def raw(self) -> Iterator[tuple[int, bytes]]:
