@@ -17,14 +17,15 @@ import numpy as np
 from consentry import __version__
 from consentry.actions.protect import protect
 from consentry.actions.sections import banks, faces, manipulation, provenance, sexual, verdict
+from consentry.actions.triage import DETECTOR_CAVEAT, rests_on_the_detector_alone, triage
 from consentry.signals.hashing import catalogue as hash_catalogue
 from consentry.signals.hashing.base import ReportLine
 from consentry.types import ItemReport, ItemStatus
 
 # The findings column of each row, in this order: one renderer per stage, each returning an
 # escaped HTML fragment (empty when its stage found nothing on the item).
+# The verdict heads them (rendered with the scan-wide context, see _row).
 SECTIONS: tuple[Callable[[ReportItem], str], ...] = (
-    verdict.render_verdict,
     banks.render_matches,
     faces.render_faces,
     manipulation.render_manipulation,
@@ -40,6 +41,7 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;pad
 vertical-align:top;text-align:left}th{background:#f4f4f4}.error{color:#a00}.flagged{color:#a60}
 img.thumb{max-width:160px;max-height:160px;border-radius:4px}code{font-size:12px;word-break:break-all}
 .summary span{display:inline-block;margin-right:2em}
+.triage td{width:33%}.caveat{color:#666;font-size:12px}
 """
 
 
@@ -71,7 +73,9 @@ def write_report(path: Path, items: list[ReportItem], scan_id: int, *, blur: boo
 def render(items: list[ReportItem], scan_id: int, *, blur: bool = True) -> str:
     n_err = sum(i.data.get("status") == ItemStatus.ERROR.value for i in items)
     n_flag = sum(bool(i.data.get("flagged")) for i in items)
-    rows = "\n".join(_row(i, blur) for i in items)
+    seen = triage([i.data for i in items])
+    rows = "\n".join(_row(items[n], blur, seen.group_of.get(n), seen.not_run_anywhere)
+                     for n in seen.order)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     note = "Thumbnails are blurred and greyscale." if blur else "Thumbnails are NOT blurred."
     return f"""<!doctype html>
@@ -82,6 +86,8 @@ def render(items: list[ReportItem], scan_id: int, *, blur: bool = True) -> str:
 <p class="summary"><span>{len(items)} items</span><span>{n_err} could not be read</span>
 <span>{n_flag} flagged</span><span>{stamp}</span><span>consentry {__version__}</span></p>
 <p>{note}</p>
+{seen.summary_html([i.data for i in items])}
+<h2>Items, flagged first</h2>
 <table><thead><tr><th>preview</th><th>item</th><th>hashes</th><th>findings</th></tr></thead>
 <tbody>
 {rows}
@@ -94,7 +100,7 @@ def _hash_line(line: ReportLine) -> str:
     return f"{html.escape(line.label)}{code}{html.escape(line.suffix)}"
 
 
-def _row(item: ReportItem, blur: bool) -> str:
+def _row(item: ReportItem, blur: bool, group: int | None, not_run_anywhere: tuple[str, ...]) -> str:
     data = item.data
     thumb = ""
     if item.thumbnail_jpeg:
@@ -110,8 +116,14 @@ def _row(item: ReportItem, blur: bool) -> str:
                                 + (f" {media['duration']:.1f}s" if media.get("duration") else "")))
     if data.get("error"):
         desc.append(f'<span class="error">{html.escape(str(data["error"]))}</span>')
+    if group is not None:
+        desc.append(f"near-duplicate group {group}")
     hashes = [_hash_line(line) for t in hash_catalogue.all_types() if (line := t.report_line(data))]
-    sections = "".join(section(item) for section in SECTIONS)
+    sections = verdict.render_verdict(item, not_run_anywhere)
+    sections += "".join(section(item) for section in SECTIONS)
+    if rests_on_the_detector_alone(data):
+        sections += f'<p class="caveat">{html.escape(DETECTOR_CAVEAT)}</p>'
+
     return (f'<tr class="{css}"><td>{thumb}</td><td>{"<br>".join(desc)}</td>'
             f'<td>{"<br>".join(h for h in hashes if h)}</td><td>{sections}</td></tr>')
 

@@ -66,6 +66,20 @@ def one_of(allowed: tuple[str, ...]) -> Callable[[Any], str | None]:
     return check
 
 
+def score_vs_threshold(score: float, threshold: float) -> tuple[str, str, str]:
+    """``(score, "≥" or "<", threshold)`` as text, with as many decimals as it takes for the
+    comparison to read true: a score just under its threshold never shows as "0.65 < 0.65"."""
+    fired = score >= threshold
+    for digits in (2, 3, 4, 6):
+        shown_score, shown_threshold = f"{score:.{digits}f}", f"{threshold:.{digits}f}"
+        if (float(shown_score) >= float(shown_threshold)) == fired and (
+                fired or shown_score != shown_threshold):
+            break
+    else:  # closer than a millionth: show the numbers as they are
+        shown_score, shown_threshold = repr(float(score)), repr(float(threshold))
+    return shown_score, "≥" if fired else "<", shown_threshold
+
+
 def score_at_least(field: str, label: str) -> Callable[[Any, dict[str, Any]], Outcome]:
     """``{field: {score, threshold}}`` reaches the wanted threshold (or the signal's own)."""
 
@@ -77,8 +91,8 @@ def score_at_least(field: str, label: str) -> Callable[[Any, dict[str, Any]], Ou
             return Outcome(False, {}, f"no {label} score" if score is None
                            else f"{label} signal reports no calibrated threshold")
         fired = score >= threshold
-        op = "≥" if fired else "<"
+        shown, op, limit = score_vs_threshold(float(score), float(threshold))
         return Outcome(fired, {field: round(float(score), 4), f"{field}_threshold": threshold},
-                       f"{label} score {score:.2f} {op} {threshold:.2f}")
+                       f"{label} score {shown} {op} {limit}")
 
     return evaluate

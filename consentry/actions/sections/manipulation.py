@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from consentry.actions.protect import protect
+from consentry.signals.conditions import score_vs_threshold
 
 if TYPE_CHECKING:
     from consentry.actions.report import ReportItem
@@ -51,9 +52,11 @@ def render_manipulation(item: ReportItem) -> str:
         return ""
     thr = float(data.get("threshold", 0.5))
     css = ' class="flagged"' if data["score"] >= thr else ""
-    parts = [f"<span{css}>manipulation score {float(data['score']):.2f} (threshold {thr:.2f})</span>"]
+    shown, op, limit = score_vs_threshold(float(data["score"]), thr)
+    parts = [f"<span{css}>manipulation score {shown} {op} threshold {limit}</span>"]
     for track in data.get("tracks", []):
-        parts.append(f"track {int(track['track'])}: {float(track['score']):.2f} "
+        track_score, _, _ = score_vs_threshold(float(track["score"]), thr)
+        parts.append(f"track {int(track['track'])}: {track_score} "
                      + timeline_svg(track.get("timeline", []), thr))
     if item.face_jpeg and item.face_heatmap is not None:
         b64 = base64.b64encode(heatmap_jpeg(item.face_jpeg, item.face_heatmap)).decode()

@@ -11,7 +11,8 @@ if TYPE_CHECKING:
 _COLOURS = {"block": "#a00", "review": "#a60", "label": "#246", "allow": "#484"}
 
 
-def render_verdict(item: ReportItem) -> str:
+def render_verdict(item: ReportItem, not_run_anywhere: tuple[str, ...] = ()) -> str:
+    """``not_run_anywhere``: signals missing on every item, which the report says once."""
     verdict = item.data.get("verdict")
     if not verdict:
         return ""
@@ -27,8 +28,8 @@ def render_verdict(item: ReportItem) -> str:
               f"<code>{html.escape(o['by'])}</code></li>" for o in verdict.get("overridden") or []]
     if items:
         parts.append("<ul>" + "".join(items) + "</ul>")
-    if verdict.get("missing_signals"):
-        parts.append("<br><small>not run: " + html.escape(", ".join(verdict["missing_signals"]))
-                     + "</small>")
+    missing = [s for s in verdict.get("missing_signals") or [] if s not in not_run_anywhere]
+    if missing:
+        parts.append("<br><small>not run: " + html.escape(", ".join(missing)) + "</small>")
     parts.append(f"<br><small>policy {html.escape(str(verdict.get('policy')))}</small></div>")
     return "".join(parts)
