@@ -64,7 +64,7 @@ class Item(Base):
 
 
 class AuditEntry(Base):
-    """Who did what to which record, and when. Append-only."""
+    """Who did what to which record, and when. Append-only and hash-chained."""
 
     __tablename__ = "audit_log"
 
@@ -74,3 +74,8 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64), index=True)
     subject: Mapped[str] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The chain (consentry.store.audit): a digest of subject + details, and a hash covering
+    # the previous row's hash, so an edited, deleted or inserted row shows (audit verify).
+    content_digest: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    row_hash: Mapped[str | None] = mapped_column(String(64))
