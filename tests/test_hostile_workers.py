@@ -80,3 +80,26 @@ def test_worker_memory_is_capped(tmp_path: Path) -> None:
     assert reports[0].status is ItemStatus.ERROR
     assert reports[0].error_code == "limit_exceeded" and "memory" in (reports[0].error or "")
     assert reports[1].status is ItemStatus.OK
+
+
+class SlowSignal(Signal):
+    """Each item takes a second: slow, never stuck."""
+
+    name = "slow-test"
+    version = "1"
+
+    def compute_image(self, frame: Frame, ctx: ItemContext) -> SignalResult:
+        time.sleep(1.0)
+        return self.result({})
+
+    def video_consumer(self, ctx: ItemContext) -> FrameConsumer:
+        raise NotImplementedError
+
+
+def test_queued_items_are_not_timed_while_they_wait(tmp_path: Path) -> None:
+    """A worker holds many items at the start; each is timed from when the worker can have
+    begun it, not from when it was queued: six one-second items under a 3 s limit all pass
+    (timed from the queue, the fourth would have waited past it)."""
+    paths = _images(tmp_path, [f"{i}.png" for i in range(6)])
+    reports = list(WorkerPool(paths, _settings(max_item_s=3.0), [SlowSignal], workers=1).reports())
+    assert [r.error_code for r in reports] == [None] * 6
