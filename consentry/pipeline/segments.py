@@ -1,0 +1,211 @@
+"""A long video split into time segments analysed in parallel, stitched into one item that is
+identical to the unsplit analysis.
+
+What splits: signals whose per-frame work depends on the frame alone (``SPLITTABLE``: the
+hash signal's vPDQ, sampled by frame number). Each segment seeks to the keyframe before its
+first frame, decodes to its last, numbers frames as the whole decode does (frame =
+round(pts x fps) from the stream's start, checked to be contiguous) and returns its frames'
+hashes; the stitch concatenates them in frame order. What does not split (face tracks,
+whose tracker carries state from frame to frame, and the detectors reading them) runs as one
+more task over the whole video, in parallel with the segments. Anything unusual (a variable
+frame rate, a decode error, a segment that does not meet its neighbour) falls back to the
+unsplit analysis, so the result is always the unsplit one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from consentry.media import video as video_media
+from consentry.media.source import open_regular
+from consentry.pipeline.analysis import Analyser
+from consentry.settings import ScanSettings
+from consentry.signals.base import ItemContext, Signal
+from consentry.signals.hashes import VideoHashes
+from consentry.types import ItemReport, ItemStatus, MediaInfo, MediaKind, SignalResult
+
+SPLITTABLE = frozenset({"hash"})
+
+MapFn = Callable[[Callable[..., Any], Sequence[tuple[Any, ...]]], Iterable[Any]]
+
+
+class NotSplittable(Exception):
+    """This video cannot be split exactly; analyse it whole."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    first: int  # frame numbers [first, end)
+    end: int | None  # None: to the end of the video
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    segment: Segment
+    frames_seen: int  # frames decoded in [first, end)
+    last_index: int
+    results: dict[str, SignalResult]
+
+
+def plan(info: MediaInfo, segments: int) -> list[Segment]:
+    """``segments`` equal runs of frames (the last open-ended), from the probed duration."""
+    if not info.fps or not info.duration or segments <= 1:
+        return [Segment(0, None)]
+    total = info.frame_count or math.floor(info.duration * info.fps)
+    size = max(1, math.ceil(total / segments))
+    bounds = list(range(0, total, size))
+    return [Segment(first, bounds[i + 1] if i + 1 < len(bounds) else None)
+            for i, first in enumerate(bounds)]
+
+
+def analyse_segment(path: Path, segment: Segment, settings: ScanSettings,
+                    signal_classes: list[type[Signal]]) -> SegmentResult:
+    """Run the splittable signals on frames [first, end) of the video at ``path``."""
+    import av
+
+    signals = [cls() for cls in signal_classes if cls.name in SPLITTABLE]
+    for signal in signals:
+        signal.setup(settings)
+    with open_regular(path) as fh:
+        from consentry.media.sniff import sniff
+
+        sniffed = sniff(fh.read(64))
+        if sniffed is None or sniffed.kind is not MediaKind.VIDEO:
+            raise NotSplittable("not a video")
+        with video_media.open_video(fh, sniffed.format, settings.limits) as (container, info):
+            stream = container.streams.video[0]
+            fps, time_base = info.fps, stream.time_base
+            if not fps or time_base is None:
+                raise NotSplittable("no frame rate")
+            start_pts = stream.start_time or 0
+            ctx = ItemContext(path, info, settings, {})
+            consumers = [(s, s.video_consumer(ctx)) for s in signals]
+            if segment.first > 0:
+                target = start_pts + int(segment.first / fps / time_base)
+                container.seek(target, stream=stream, backward=True, any_frame=False)
+            seen, previous = 0, None
+            try:
+                for frame in container.decode(stream):
+                    if frame.pts is None:
+                        raise NotSplittable("a frame without a timestamp")
+                    index = round(float((frame.pts - start_pts) * time_base) * fps)
+                    if index < segment.first:
+                        continue
+                    if segment.end is not None and index >= segment.end:
+                        break
+                    if previous is None and index != segment.first:
+                        raise NotSplittable(f"segment starts at frame {index}, not {segment.first}")
+                    if previous is not None and index != previous + 1:
+                        raise NotSplittable("frames are not evenly spaced (variable frame rate)")
+                    previous = index
+                    seen += 1
+                    shown = video_media.VideoFrame(index, index / fps, float(frame.time), frame)
+                    for _signal, consumer in consumers:
+                        if consumer.wants(index, shown.timestamp):
+                            consumer.add(shown, {})
+            except av.FFmpegError as exc:
+                raise NotSplittable(f"decode error: {exc}") from exc
+            results = {s.name: consumer.finish() for s, consumer in consumers}
+    return SegmentResult(segment, seen, previous if previous is not None else -1, results)
+
+
+def _whole(path: Path, settings: ScanSettings, signal_classes: list[type[Signal]]) -> ItemReport:
+    return Analyser(settings, signal_classes).analyse(path)
+
+
+def _probe(path: Path, settings: ScanSettings) -> ItemReport | None:
+    """The report of a video before any frame is decoded (digest and probed stream), or None
+    when the file is not a readable video (the unsplit analysis then says what it is)."""
+    import hashlib
+
+    from consentry.errors import MediaError
+    from consentry.media.sniff import sniff
+
+    try:
+        with open_regular(path) as fh:
+            sniffed = sniff(fh.read(64))
+            if sniffed is None or sniffed.kind is not MediaKind.VIDEO:
+                return None
+            md5, sha256, size = hashlib.md5(usedforsecurity=False), hashlib.sha256(), 0
+            fh.seek(0)
+            while chunk := fh.read(1024 * 1024):
+                md5.update(chunk)
+                sha256.update(chunk)
+                size += len(chunk)
+            with video_media.open_video(fh, sniffed.format, settings.limits) as (_c, info):
+                pass
+    except (OSError, MediaError):
+        return None
+    if size > settings.limits.max_file_bytes:
+        return None
+    return ItemReport(path=path, kind=MediaKind.VIDEO, size=size, md5=md5.hexdigest(),
+                      sha256=sha256.hexdigest(), info=info)
+
+
+def analyse_split(path: Path, settings: ScanSettings, signal_classes: list[type[Signal]],
+                  segments: int, map_fn: MapFn | None = None) -> ItemReport:
+    """The item report of the video at ``path`` with its splittable signals run on
+    ``segments`` segments in parallel (``map_fn``: a local process pool by default; pass
+    Ray's for a cluster) and the other signals in one more task over the whole video;
+    identical to ``Analyser(settings, signal_classes).analyse(path)``."""
+    split = [c for c in signal_classes if c.name in SPLITTABLE]
+    rest = [c for c in signal_classes if c.name not in SPLITTABLE]
+    probed = _probe(path, settings)
+    if probed is None or probed.info is None or not split or settings.known_items:
+        return _whole(path, settings, signal_classes)
+    parts = plan(probed.info, segments)
+    tasks: list[tuple[Any, ...]] = [(analyse_segment, path, part, settings, split) for part in parts]
+    if rest:
+        tasks.append((_whole, path, settings, rest))
+    mapper = map_fn or _local_map(len(tasks))
+    try:
+        outputs = list(mapper(_call, tasks))
+    except NotSplittable:
+        return _whole(path, settings, signal_classes)
+    pieces: list[SegmentResult] = outputs[: len(parts)]
+    report: ItemReport = outputs[-1] if rest else probed
+    if report.status is not ItemStatus.OK or report.signal_errors or not _meet(pieces, probed.info):
+        return _whole(path, settings, signal_classes)
+    if report.info is not None and report.info.frame_count is None:
+        report.info = MediaInfo(**{**report.info.__dict__,
+                                   "frame_count": sum(p.frames_seen for p in pieces)})
+    stitched = {c.name: _stitch(c.name, [p.results[c.name] for p in pieces]) for c in split}
+    report.results = {c.name: stitched.get(c.name) or report.results[c.name]
+                      for c in signal_classes if c.name in stitched or c.name in report.results}
+    return report
+
+
+def _meet(pieces: list[SegmentResult], info: MediaInfo) -> bool:
+    """Each segment ends where the next begins and together they cover every frame."""
+    for piece, following in itertools.pairwise(pieces):
+        if piece.last_index + 1 != following.segment.first:
+            return False
+    return info.frame_count is None or sum(p.frames_seen for p in pieces) == info.frame_count
+
+
+def _stitch(name: str, results: list[SignalResult]) -> SignalResult:
+    if name == "hash":
+        frames = tuple(f for r in results for f in r.output.frames)  # type: ignore[attr-defined]
+        first = results[0]
+        return SignalResult(first.signal, first.version, VideoHashes(frames), first.payload)
+    raise NotSplittable(name)
+
+
+def _call(task: tuple[Any, ...]) -> Any:
+    fn, *args = task
+    return fn(*args)
+
+
+def _local_map(processes: int) -> MapFn:
+    def run(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]]) -> list[Any]:
+        with ProcessPoolExecutor(processes, mp_context=get_context("fork")) as pool:
+            return list(pool.map(fn, tasks))
+
+    return run
