@@ -11,7 +11,11 @@ from pathlib import Path
 import atheris
 from _harness import run
 
-with atheris.instrument_imports(include=["consentry.media", "consentry.pipeline"]):
+# PIL's format parsers are Python: instrumented too (its plugins load here, not on first use).
+with atheris.instrument_imports(include=["consentry.media", "consentry.pipeline", "PIL"]):
+    from PIL import Image
+
+    Image.init()
     from consentry.pipeline.analysis import Analyser
     from consentry.settings import Limits, ScanSettings
     from consentry.signals.hashes import HashSignal
