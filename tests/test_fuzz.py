@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("atheris", reason="atheris (the dev extra) runs the fuzzers")
 
 FUZZ = Path(__file__).resolve().parent / "fuzz"
-SECONDS = int(os.environ.get("CONSENTRY_FUZZ_SECONDS", "4"))
+SECONDS = int(os.environ.get("CONSENTRY_FUZZ_SECONDS", "3"))
 # The decode path is slower per input (FFmpeg, PIL): it gets more of the budget.
 SHARE = {"fuzz_media.py": 2.0, "fuzz_policy.py": 1.0, "fuzz_hashlists.py": 1.0}
 
