@@ -26,8 +26,37 @@ from typing import Any, ClassVar
 import numpy as np
 
 from consentry.errors import SignalError
-from consentry.signals.base import FrameConsumer, ItemContext, SampledFrame, Signal
+from consentry.signals.base import FrameConsumer, ItemContext, SampledFrame, Signal, SignalExample
+from consentry.signals.conditions import CALIBRATED, Condition, is_score_or_calibrated, score_at_least
 from consentry.types import Frame, SignalResult
+
+
+@dataclass(frozen=True)
+class TrackScore:
+    track: int
+    score: float  # the track's frames aggregated by the rule stored beside the model
+    timeline: tuple[tuple[float, float], ...]  # (seconds, score) of each scored frame
+
+
+@dataclass(frozen=True)
+class ManipulationScores:
+    """The signal's output: a score per face track; the item's is the highest (None: no face
+    to judge). ``threshold`` is the model's calibrated operating point."""
+
+    tracks: tuple[TrackScore, ...]
+    threshold: float
+
+    @property
+    def score(self) -> float | None:
+        return max((t.score for t in self.tracks), default=None)
+
+    def as_json(self) -> dict[str, Any]:
+        score = self.score
+        return {"manipulation": {
+            "score": score, "threshold": self.threshold,
+            "flagged": bool(score is not None and score >= self.threshold),
+            "tracks": [{"track": t.track, "score": t.score, "timeline": [list(p) for p in t.timeline]}
+                       for t in self.tracks]}}
 
 
 @dataclass
@@ -60,8 +89,12 @@ def _could_be_face_crop(ctx: ItemContext) -> bool:
 
 class ManipulationSignal(Signal):
     name = "manipulation"
-    version = "1"
+    version = "2"  # 2: the operating point recalibrated through the scan's own face path
     requires = ("faces",)
+    conditions = (Condition(
+        "manipulation", "manipulation", "manipulation",
+        f'score threshold in (0, 1], or "{CALIBRATED}" (the model\'s operating point)',
+        is_score_or_calibrated, score_at_least("manipulation", "face-manipulation")),)
     description = "face manipulation (self-blended-images EfficientNet-Lite0, ONNX) per face track"
     model: ClassVar[Path | None] = None  # None: the shipped model
     flip: ClassVar[bool | None] = None  # None: as stored beside the model
@@ -74,6 +107,18 @@ class ManipulationSignal(Signal):
         """This signal with another model (``eval detector --model``, calibrating a new model):
         the same crops, sampling and aggregation as a scan, only the weights differ."""
         return type(cls.__name__, (cls,), {"model": model, "flip": flip})
+
+    @classmethod
+    def examples(cls) -> tuple[SignalExample, ...]:
+        def scored(fields: dict[str, Any]) -> bool:
+            found = fields["manipulation"]
+            score = found["score"]
+            return isinstance(score, float) and 0 <= score <= 1 and len(found["tracks"]) == 1
+
+        # A real portrait (not manipulated): scored, one track; shapes: no face, no score.
+        return (SignalExample("portrait.png", "face", scored),
+                SignalExample("shapes.png", "image", lambda f: f["manipulation"]["score"] is None),
+                SignalExample("shapes.mp4", "video", lambda f: f["manipulation"]["tracks"] == []))
 
     @classmethod
     def available(cls) -> str | None:
@@ -133,21 +178,16 @@ class ManipulationSignal(Signal):
         from consentry.detector.scoring import track_score
 
         info = self._scorer().info
-        tracks = [{"track": int(t),
-                   "score": track_score([s for _, s in tl], info.aggregation, info.top_k),
-                   "timeline": [[round(ts, 3), round(s, 4)] for ts, s in tl]}
-                  for t, tl in sorted(timelines.items())]
-        score = max((t["score"] for t in tracks), default=None)
+        tracks = tuple(TrackScore(int(t), track_score([s for _, s in tl], info.aggregation, info.top_k),
+                                  tuple((round(ts, 3), round(s, 4)) for ts, s in tl))
+                       for t, tl in sorted(timelines.items()))
         payload = ManipulationPayload(timelines=timelines, scored_whole=scored_whole)
         if worst_crop is not None and getattr(ctx.settings, "thumbnails", False):
             # only when a report is asked for: the crop never leaves memory otherwise
             payload.worst_crop_jpeg = _jpeg(worst_crop)
             payload.heatmap = self._scorer().occlusion_map(worst_crop)
             payload.worst = {"track": worst_track, "t": worst_t}
-        fields = {"manipulation": {"score": score, "threshold": info.threshold,
-                                   "flagged": bool(score is not None and score >= info.threshold),
-                                   "tracks": tracks}}
-        return self.result(fields, payload)
+        return self.result(ManipulationScores(tracks, info.threshold), payload)
 
 
 class _ManipulationConsumer(FrameConsumer):

@@ -71,9 +71,9 @@ def check_examples(cls: type[Signal], folder: Path) -> None:
         result = report.results[cls.name]
         assert result.version == cls.version
         output = result.output
-        assert isinstance(output, JsonOutput) or (
-            dataclasses.is_dataclass(output) and type(output).__dataclass_params__.frozen), \
-            f"{cls.name}: its output must be a frozen dataclass"
+        typed = not isinstance(output, JsonOutput) and dataclasses.is_dataclass(output)
+        assert typed and type(output).__dataclass_params__.frozen, \
+            f"{cls.name}: its output must be a typed frozen dataclass"
         fields = result.fields
         assert json.loads(json.dumps(fields)) == fields, f"{cls.name}: JSON does not round-trip"
         for key in fields:
