@@ -1,0 +1,116 @@
+"""Peak memory and time of hashing a long video (vPDQ at 1 frame/s), whole and split.
+
+The video is made here and not committed: a short clip of synthetic frames encoded once,
+then its packets written again and again with shifted timestamps (no re-encoding), so a
+two-hour 4K file takes seconds to make. Each analysis runs in a fresh process and reports
+its own peak RSS (VmHWM; segment workers: ru_maxrss of its children), so the figures are the analysis's alone.
+
+    .venv/bin/python bench/bench_long_video.py --minutes 120 --width 3840 --height 2160
+    .venv/bin/python bench/bench_long_video.py --minutes 10 --split 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+
+def make_video(path: Path, minutes: float, width: int, height: int, fps: int, clip_s: int) -> Path:
+    import av
+
+    from consentry.testing.samples import synthetic_scene
+
+    clip = path.with_suffix(".clip.mp4")
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("libx264", rate=Fraction(fps, 1),
+                                options={"preset": "ultrafast", "g": str(fps * 2)})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        base = np.asarray(synthetic_scene(1, (width, height)))
+        for i in range(clip_s * fps):
+            rgb = np.ascontiguousarray(np.roll(base, i * 16, axis=1))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    loops = max(1, round(minutes * 60 / clip_s))
+    with av.open(str(clip)) as src, av.open(str(path), "w") as out:
+        in_stream = src.streams.video[0]
+        out_stream = out.add_stream_from_template(in_stream)
+        packets = [p for p in src.demux(in_stream) if p.size]
+        step = in_stream.duration or (packets[-1].pts - packets[0].pts + packets[1].pts - packets[0].pts)
+        for loop in range(loops):
+            for p in packets:
+                p.stream = out_stream
+                shift = loop * step
+                pts, dts = p.pts, p.dts
+                p.pts, p.dts = pts + shift, dts + shift
+                out.mux(p)
+                p.pts, p.dts = pts, dts
+    clip.unlink()
+    return path
+
+
+def measure(path: Path, split: int) -> dict[str, float]:
+    """Hash ``path`` in a child process; its wall time, peak RSS and frames hashed."""
+    code = f"""
+import json, resource, sys, time
+from pathlib import Path
+from consentry.settings import Limits, ScanSettings
+from consentry.signals import catalog
+from consentry.signals.options import HashOptions
+settings = ScanSettings(signals=("hash",), options=(HashOptions(video_fps=1.0),),
+                        limits=Limits(max_decode_s=1e9, max_frames=10**9))
+classes = catalog.resolve(("hash",))
+t = time.monotonic()
+if {split} > 1:
+    from consentry.pipeline.segments import analyse_split
+    report = analyse_split(Path({str(path)!r}), settings, classes, {split})
+else:
+    from consentry.pipeline.analysis import Analyser
+    report = Analyser(settings, classes).analyse(Path({str(path)!r}))
+wall = time.monotonic() - t
+# VmHWM, not ru_maxrss: the latter keeps the forking parent's peak across exec
+own = int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024
+kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps({{"wall_s": wall, "peak_rss_mb": own, "peak_child_rss_mb": kids,
+                  "status": report.status.value, "error": report.error,
+                  "hashes": len(report.as_json().get("vpdq") or []),
+                  "frames": report.info.frame_count if report.info else None}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--width", type=int, default=3840)
+    parser.add_argument("--height", type=int, default=2160)
+    parser.add_argument("--fps", type=int, default=1, help="the video's own frame rate")
+    parser.add_argument("--clip-seconds", type=int, default=30)
+    parser.add_argument("--split", type=int, nargs="*", default=[1])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "long.mp4"
+        t = time.monotonic()
+        make_video(path, args.minutes, args.width, args.height, args.fps, args.clip_seconds)
+        print(f"made {args.minutes:g} min {args.width}x{args.height} at {args.fps} fps: "
+              f"{path.stat().st_size / 1e6:.0f} MB in {time.monotonic() - t:.0f} s", flush=True)
+        for split in args.split:
+            result = measure(path, split)
+            print(json.dumps({"minutes": args.minutes, "size": f"{args.width}x{args.height}",
+                              "fps": args.fps, "segments": split, **result}), flush=True)
+    print(f"(this process's own peak: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
