@@ -27,6 +27,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any, TextIO
 
+from consentry.match.banks.lines import (
+    CsvFeed,
+    Lines,
+    Unreadable,
+    bad_line,
+    csv_reason,
+)
 from consentry.match.banks.records import MEDIA_KEY, BankRecord, RecordError, hash_type, make_record
 
 FORMATS = ("jsonl", "csv", "te", "te-csv", "stopncii")
@@ -37,12 +44,6 @@ TE_CSV_COLUMNS = ("signal_type", "signal_str", "collab", "category", "tags")
 CATEGORIES = ("POSITIVE_CLASS", "NEGATIVE_CLASS", "INVESTIGATION_SEED")
 STOPNCII_TYPES = {"ImagePDQ": "pdq", "VideoMD5": "video_md5"}
 STOPNCII_WITHDRAWN = ("Withdrawn", "Deleted")
-# One record (a line, or a quoted CSV record over several lines) may be this long: a vPDQ of
-# 200,000 frames (Limits.max_frames) is 15 MB. The csv module's own limit (128 kB) is raised
-# to it, process-wide (it only ever allows more).
-MAX_RECORD_BYTES = 64 * 1024 * 1024
-MAX_RECORD_LINES = 1000  # a quoted field spanning more lines is taken as an unterminated quote
-csv.field_size_limit(MAX_RECORD_BYTES)
 
 
 @dataclass
@@ -69,60 +70,6 @@ class Parsed:
     withdrawals: list[tuple[int, BankRecord]]
 
 
-class _Unreadable(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class _Lines:
-    """Decoded lines of a binary stream with their numbers and byte offsets (for resuming
-    after a record the CSV parser cannot read)."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self.stream = stream
-        self.line = 0  # lines read so far
-        self.too_long = 0  # the last line that was over MAX_RECORD_BYTES
-        start = stream.tell()
-        self.bom = stream.read(3) == b"\xef\xbb\xbf"
-        if not self.bom:
-            stream.seek(start)
-        self.offset = stream.tell()
-
-    def raw(self) -> Iterator[tuple[int, bytes]]:
-        """(line number, bytes without the line end); an over-long line is cut off and its
-        rest skipped (it is reported by the caller as too long)."""
-        while True:
-            data = self.stream.readline(MAX_RECORD_BYTES + 1)
-            if not data:
-                return
-            self.line += 1
-            self.offset += len(data)
-            if len(data) > MAX_RECORD_BYTES and not data.endswith(b"\n"):
-                while (more := self.stream.readline(1 << 20)) and not more.endswith(b"\n"):
-                    self.offset += len(more)
-                self.offset += len(more)
-                self.too_long = self.line
-                yield self.line, b""  # the caller reports the line
-                continue
-            yield self.line, data.rstrip(b"\r\n")
-
-    def text(self) -> Iterator[tuple[int, str | None]]:
-        """(line number, text), or None as the text of a line that is not UTF-8 or too long."""
-        for line, data in self.raw():
-            if self.too_long == line:
-                yield line, None
-                continue
-            try:
-                yield line, data.decode("utf-8")
-            except UnicodeDecodeError:
-                yield line, None
-
-    def seek_line(self, line: int, offset: int) -> None:
-        self.stream.seek(offset)
-        self.line, self.offset = line, offset
-
-
 def read(stream: IO[bytes], fmt: str | None = None, *, bank_kind: str | None = None
          ) -> Iterator[Row | RowError]:
     """Every data row of a hash list, in order. ``fmt`` None: detected from the content.
@@ -130,7 +77,7 @@ def read(stream: IO[bytes], fmt: str | None = None, *, bank_kind: str | None = N
     fmt = fmt or detect(stream)
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-    lines = _Lines(stream)
+    lines = Lines(stream)
     if fmt in ("csv", "te-csv"):
         for line, row in _csv_rows(lines, fmt):
             yield row if isinstance(row, RowError) else _checked(line, row, fmt, bank_kind)
@@ -138,18 +85,12 @@ def read(stream: IO[bytes], fmt: str | None = None, *, bank_kind: str | None = N
     reader = {"te": _te_rows, "jsonl": _jsonl_rows, "stopncii": _stopncii_rows}[fmt]
     for line, text in lines.text():
         if text is None:
-            yield RowError(line, "row", _bad_line(lines, line))
+            yield RowError(line, "row", bad_line(lines, line))
             continue
         if not text.strip() or (fmt == "te" and text.lstrip().startswith("#")):
             continue
         for row in reader(line, text):
             yield row if isinstance(row, RowError) else _checked(line, row, fmt, bank_kind)
-
-
-def _bad_line(lines: _Lines, line: int) -> str:
-    if lines.too_long == line:
-        return f"longer than {MAX_RECORD_BYTES // (1024 * 1024)} MB"
-    return "not UTF-8 text"
 
 
 def detect(stream: IO[bytes]) -> str:
@@ -239,8 +180,8 @@ def _record(row: dict[str, Any]) -> BankRecord:
     )
 
 
-def _csv_rows(lines: _Lines, fmt: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
-    feed = _CsvFeed(lines)
+def _csv_rows(lines: Lines, fmt: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    feed = CsvFeed(lines)
     reader = csv.reader(feed, strict=True)
     header: list[str] | None = None
     while True:
@@ -250,14 +191,14 @@ def _csv_rows(lines: _Lines, fmt: str) -> Iterator[tuple[int, dict[str, Any] | R
             cells = next(reader)
         except StopIteration:
             return
-        except (csv.Error, _Unreadable) as exc:
+        except (csv.Error, Unreadable) as exc:
             line = start_line + 1
-            reason = exc.reason if isinstance(exc, _Unreadable) else _csv_reason(exc)
+            reason = exc.reason if isinstance(exc, Unreadable) else csv_reason(exc)
             yield line, RowError(line, "row", reason)
             # Resume on the line after the one the bad record started on.
             lines.seek_line(start_line, start_offset)
             next(iter(lines.raw()), None)
-            feed = _CsvFeed(lines)
+            feed = CsvFeed(lines)
             reader = csv.reader(feed, strict=True)
             if header is None:
                 return
@@ -278,39 +219,6 @@ def _csv_rows(lines: _Lines, fmt: str) -> Iterator[tuple[int, dict[str, Any] | R
             continue
         values = dict(zip(header, cells, strict=False))
         yield line, (_te_csv_fields(line, values) if fmt == "te-csv" else _csv_fields(values))
-
-
-def _csv_reason(exc: csv.Error) -> str:
-    text = str(exc)
-    if "end of data" in text or "EOF" in text:
-        return "unterminated quote"
-    return f"not readable as CSV ({text})"
-
-
-class _CsvFeed:
-    """The lines the csv module reads, one record at a time, with a bound on its size."""
-
-    def __init__(self, lines: _Lines) -> None:
-        self.lines = lines
-        self.source = lines.text()
-        self.n_lines = self.n_bytes = 0
-
-    def new_record(self) -> None:
-        self.n_lines = self.n_bytes = 0
-
-    def __iter__(self) -> _CsvFeed:
-        return self
-
-    def __next__(self) -> str:
-        line, text = next(self.source)
-        if text is None:
-            raise _Unreadable(_bad_line(self.lines, line))
-        self.n_lines += 1
-        self.n_bytes += len(text)
-        if self.n_lines > MAX_RECORD_LINES or self.n_bytes > MAX_RECORD_BYTES:
-            raise _Unreadable("unterminated quote (a quoted field runs over "
-                              f"{MAX_RECORD_LINES} lines or {MAX_RECORD_BYTES // 2**20} MB)")
-        return text + "\n"
 
 
 def _csv_fields(values: dict[str, str]) -> dict[str, Any] | RowError:
