@@ -25,6 +25,7 @@ from consentry.store.db import (
     alembic_config,
     current_actor,
     current_revisions,
+    known_revisions,
     open_database,
 )
 from consentry.store.tables import metadata
@@ -45,7 +46,7 @@ def test_one_linear_chain_ending_at_schema_head() -> None:
     for newer, older in itertools.pairwise(chain):
         assert newer.down_revision == older.revision  # no branches, no merges
     assert chain[-1].down_revision is None
-    assert len(chain) == len(list((MIGRATIONS_DIR / "versions").glob("*.py")))
+    assert {r.revision for r in chain} == known_revisions()  # files are named after revisions
 
 
 def test_the_migrated_schema_is_the_tables_schema(db_url: str) -> None:
@@ -129,6 +130,51 @@ def test_database_that_never_ran_the_banks_branch_upgrades(sqlite_url: str) -> N
         assert {"banks", "bank_entries", "verdicts"} <= set(inspect(db.engine).get_table_names())
     finally:
         db.close()
+
+
+def test_person_removed_before_removal_forgot_is_forgotten_by_the_upgrade(sqlite_url: str) -> None:
+    _legacy_database(sqlite_url, set(LEGACY_BRANCH_HEADS))
+    db = open_database(sqlite_url, migrate=False)
+    hit = {"person": 7, "name": "Gone Person", "track": 0, "distance": 0.3, "frames": [0]}
+    result = {"likeness": [hit], "verdict": {"reasons": [
+        {"code": "r", "message": "likeness of protected person 7", "evidence": {"likeness": [hit]}}]}}
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO scans (started_at, settings, consentry_version, n_items, "
+                              "n_errors, n_flagged) VALUES (CURRENT_TIMESTAMP, '{}', '0', 1, 0, 0)"))
+            conn.execute(text("INSERT INTO items (scan_id, path, status, result, flagged, created_at)"
+                              " VALUES (1, 'x.mp4', 'ok', :r, 1, CURRENT_TIMESTAMP)"),
+                         {"r": json.dumps(result)})
+            for action, details in (("likeness.enrol", {"name": "Gone Person", "photos": 1}),
+                                    ("likeness.match", {"item_id": 1, "track": 0}),
+                                    ("likeness.remove", {"embeddings_deleted": 1})):
+                conn.execute(text("INSERT INTO audit_log (at, actor, action, subject, details) "
+                                  "VALUES (CURRENT_TIMESTAMP, 'op', :a, 'person:7', :d)"),
+                             {"a": action, "d": json.dumps(details)})
+    finally:
+        db.close()
+    db = open_database(sqlite_url)
+    try:
+        with db.engine.connect() as conn:
+            stored = conn.execute(text("SELECT result FROM items")).scalar_one()
+            subjects = conn.execute(text("SELECT subject, details FROM audit_log WHERE subject != "
+                                         "'person:1' ORDER BY id")).all()
+        assert "Gone Person" not in str(stored) + str(subjects)
+        pseudonyms = {subject for subject, _ in subjects}
+        assert len(pseudonyms) == 1 and pseudonyms.pop().startswith("person:removed-")
+        assert "protected person removed-" in str(stored) and "person 7" not in str(stored)
+    finally:
+        db.close()
+
+
+def test_database_of_a_newer_version_is_refused_clearly(sqlite_url: str) -> None:
+    open_database(sqlite_url).close()
+    db = open_database(sqlite_url, migrate=False)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+    db.close()
+    with pytest.raises(ConfigError, match="newer Consentry"):
+        open_database(sqlite_url)
 
 
 def test_db_url_whose_folder_does_not_exist_is_an_error(tmp_path: Path, run_cli) -> None:

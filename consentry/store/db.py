@@ -167,6 +167,10 @@ def upgrade(db: Database) -> None:
         current = current_revisions(db)
         if current == {SCHEMA_HEAD}:
             return  # another process migrated while we waited
+        if unknown := current - known_revisions():
+            raise ConfigError(f"the database was migrated by a newer Consentry (schema "
+                              f"{', '.join(sorted(unknown))}; this one knows up to {SCHEMA_HEAD}): "
+                              "upgrade Consentry to use it")
         _restamp_legacy(db, current)
         from alembic import command
 
@@ -198,6 +202,11 @@ def _migration_lock(db: Database) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def known_revisions() -> set[str]:
+    """Every revision this version ships (each migration file is named after its revision)."""
+    return {path.stem for path in (MIGRATIONS_DIR / "versions").glob("*.py")}
 
 
 def _restamp_legacy(db: Database, current: set[str]) -> None:
