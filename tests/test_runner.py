@@ -84,7 +84,7 @@ class BuggySignal(Signal):
         raise NotImplementedError
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [0, 1, 2])
 def test_a_bug_on_one_item_is_reported_and_the_batch_goes_on(tmp_path: Path, workers: int) -> None:
     paths = []
     for i, name in enumerate(["a.png", "odd.png", "b.png"]):

@@ -38,8 +38,9 @@ def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  
                 type=click.Path(path_type=Path, readable=False))
 @click.option("--signals", callback=_signals, metavar="A,B,...",
               help="Signals to run (default: every installed one). `hash` runs only the hashes.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes (default: one per core).")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Worker processes (default: one per core). 0 analyses in this process, without "
+              "the per-item watchdog and memory cap: for debugging only.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Write a self-contained HTML report here.")
 @click.option("--policy", "policy_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -114,7 +115,7 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, workers: i
 
         analysis: Analysis = RayAnalysis(paths, settings, classes, address=address, actors=workers)
     else:
-        analysis = Analysis(paths, settings, workers or default_workers(), classes)
+        analysis = Analysis(paths, settings, default_workers() if workers is None else workers, classes)
     try:
         if analysis.total == 0:
             click.echo(f"nothing to scan: no files under {', '.join(map(str, paths))}", err=True)

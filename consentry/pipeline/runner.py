@@ -41,11 +41,12 @@ class Analysis:
                 report = ItemReport(path=entry.path)
                 report.fail(entry.problem_code or "unreadable", entry.problem)
                 self.problems.append(report)
-        # Even one file goes to a worker when workers > 1: a hostile file must not be able
-        # to crash the main process.
+        # Every file goes to a worker process, even with one worker: a hostile file must not
+        # crash the main process, and only a worker has the watchdog and the memory cap.
+        # workers=0 analyses in this process (debugging: tracebacks, no fork).
         self._pool = (WorkerPool(self.files, settings, self.signal_classes,
                                  min(workers, len(self.files)))
-                      if workers > 1 and self.files else None)
+                      if workers >= 1 and self.files else None)
 
     @property
     def total(self) -> int:

@@ -43,7 +43,7 @@ class Pipeline:
     @staticmethod
     def analyse(paths: Sequence[Path], settings: ScanSettings, workers: int | None = None) -> Analysis:
         """Start analysing ``paths`` now (worker processes, no database)."""
-        return Analysis(list(paths), settings, workers or default_workers())
+        return Analysis(list(paths), settings, default_workers() if workers is None else workers)
 
     def scan(self, sources: Sequence[Path] | Analysis, sinks: Sequence[Sink] = (),
              settings: ScanSettings | None = None, *, workers: int | None = None) -> ScanSummary:

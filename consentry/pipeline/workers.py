@@ -288,7 +288,7 @@ class WorkerPool:
         if not worker.ready:
             raise WorkerStartError(
                 f"a worker process died while starting, before any item (exit code "
-                f"{worker.process.exitcode}); run with --workers 1 to see why, or raise "
+                f"{worker.process.exitcode}); run with --workers 0 (in this process) to see why, or raise "
                 "--max-worker-memory")
         index, path = worker.held.popleft()
         report = ItemReport(path=path)
