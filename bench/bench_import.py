@@ -66,15 +66,19 @@ def main() -> None:
         cli = [sys.executable, "-m", "consentry", "--db", db]
         subprocess.run([*cli, "bank", "create", "big", "--kind", "ncii"], check=True, env=env,
                        capture_output=True)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
         t = time.perf_counter()
         proc = subprocess.run([*cli, "--json", "bank", "import", "big", str(listing), "--skip-bad"],
                               env=env, capture_output=True, text=True)
         wall = time.perf_counter() - t
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        peak_mb = usage.ru_maxrss / 1024
+        cpu = usage.ru_utime + usage.ru_stime - cpu_before
         out = json.loads(proc.stdout.splitlines()[-1])
         accounted = out.get("added", 0) + out.get("duplicates", 0) + len(out.get("bad_rows", []))
-        print(f"import: exit {proc.returncode}, {wall:.1f} s ({rows / wall:,.0f} rows/s), peak RSS "
+        print(f"import: exit {proc.returncode}, {wall:.1f} s wall, {cpu:.0f} s CPU "
+              f"({rows / wall:,.0f} rows/s), peak RSS "
               f"{peak_mb:.0f} MB (the CLI process; children before: {before / 1024:.0f} MB)")
         print(f"added {out.get('added'):,}, duplicates {out.get('duplicates'):,}, bad "
               f"{len(out.get('bad_rows', []))}: {accounted:,} of {rows:,} rows accounted for")
