@@ -16,7 +16,7 @@ from consentry.signals import catalog
 from consentry.signals.options import NoOptions
 
 # Commands that never open a database: offering --db there would only mislead.
-NO_DATABASE = {"samples", "hash", "hash-page", "train-detector"}
+NO_DATABASE = {"samples", "hash", "hash-page", "train-detector", "eval"}
 
 
 def _commands() -> list[tuple[str, click.Command]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from consentry.cli.common import common_options, emit, fail, handle_errors, state
+from consentry.cli.common import emit, fail, handle_errors, json_option, state
 
 DEFAULT_SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 DEFAULT_CACHE = Path.home() / ".cache" / "consentry" / "detector"
@@ -22,13 +22,12 @@ def _need_onnxruntime() -> None:
 
 
 @click.group("eval")
-@common_options
 def eval_group() -> None:
     """Measure a model on labelled data."""
 
 
 @eval_group.command("detector")
-@common_options
+@json_option
 @click.argument("labels", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="ONNX model (default: the shipped one).")
@@ -131,7 +130,7 @@ def _print(out: dict) -> None:
 
 
 @click.command("train-detector")
-@common_options
+@json_option
 @click.option("--shared", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_SHARED,
               show_default=True, help="The shared data folder (dfdc-faces, deepfake-dev).")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_CACHE,
@@ -141,8 +140,10 @@ def _print(out: dict) -> None:
 @click.option("--minutes", type=float, default=30.0, show_default=True, help="Training time budget.")
 @click.option("--steps", type=int, default=400, show_default=True,
               help="Step budget (whichever ends first).")
-@click.option("--size", type=int, default=160, show_default=True)
-@click.option("--batch-pairs", type=int, default=12, show_default=True)
+@click.option("--size", type=int, default=160, show_default=True,
+              help="Side of the square face crops the model reads (pixels).")
+@click.option("--batch-pairs", type=int, default=12, show_default=True,
+              help="Real faces per training step, each with its self-blend (batch = 2x).")
 @click.option("--lr", type=float, default=2e-4, show_default=True, help="Peak learning rate (AdamW).")
 @click.option("--val-every", type=int, default=100, show_default=True,
               help="Validate (and keep the best checkpoint) every this many steps.")
