@@ -5,6 +5,7 @@ framework globals, so tests build as many apps as they like."""
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -39,7 +40,13 @@ def create_app(db: Database, settings: ServiceSettings, *, load_indexes: bool = 
             from fastapi.concurrency import run_in_threadpool
 
             await run_in_threadpool(lookup.load)
-        yield
+        stop = threading.Event()
+        refresher = threading.Thread(target=lookup.run_refresher, args=(stop,), daemon=True)
+        refresher.start()
+        try:
+            yield
+        finally:
+            stop.set()
 
     app = FastAPI(title="Consentry", version=__version__, lifespan=lifespan,
                   description="Find and stop non-consensual intimate imagery: an HMA-compatible "

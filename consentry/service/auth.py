@@ -8,6 +8,7 @@ design) runs once per key, not once per request.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import threading
@@ -15,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from consentry.service.errors import ApiError
 from consentry.store import keys as key_store
@@ -72,6 +74,7 @@ class KeyChecker:
         self.default_rate = default_rate
         self.limiter = RateLimiter()
         self._cache: dict[str, tuple[KeyInfo, float]] = {}
+        self._pending: dict[str, asyncio.Future[KeyInfo | None]] = {}
         self._lock = threading.Lock()
 
     def forget(self, key_id: str | None = None) -> None:
@@ -82,7 +85,7 @@ class KeyChecker:
             else:
                 self._cache = {t: v for t, v in self._cache.items() if v[0].key_id != key_id}
 
-    def principal(self, request: Request) -> Principal:
+    async def principal(self, request: Request) -> Principal:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -90,23 +93,31 @@ class KeyChecker:
                            "unauthorized", {"WWW-Authenticate": "Bearer"})
         token = token.strip()
         digest = hashlib.sha256(token.encode()).hexdigest()
-        now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(digest)
-        info = cached[0] if cached and cached[1] > now and cached[0].active() else None
+        cached = self._cache.get(digest)
+        info = cached[0] if cached and cached[1] > time.monotonic() and cached[0].active() else None
         if info is None:
-            info = key_store.authenticate(self.db, token)
-            if info is None:
-                raise ApiError(401, "this API key is not valid (unknown, revoked or expired)",
-                               "unauthorized", {"WWW-Authenticate": "Bearer"})
-            with self._lock:
-                self._cache[digest] = (info, now + self.cache_s)
+            info = await self._verify(digest, token)
         rate = info.rate_per_minute if info.rate_per_minute is not None else self.default_rate
         wait = self.limiter.take(info.key_id, rate)
         if wait > 0:
             raise ApiError(429, f"rate limit of {rate} requests a minute reached for this key",
                            "rate_limited", {"Retry-After": str(max(1, math.ceil(wait)))})
         return Principal(info)
+
+    async def _verify(self, digest: str, token: str) -> KeyInfo:
+        """argon2 off the event loop, once for requests that arrive together with one key."""
+        pending = self._pending.get(digest)
+        if pending is None:
+            pending = asyncio.ensure_future(run_in_threadpool(key_store.authenticate, self.db, token))
+            self._pending[digest] = pending
+            pending.add_done_callback(lambda _f: self._pending.pop(digest, None))
+        info = await asyncio.shield(pending)
+        if info is None:
+            raise ApiError(401, "this API key is not valid (unknown, revoked or expired)",
+                           "unauthorized", {"WWW-Authenticate": "Bearer"})
+        with self._lock:
+            self._cache[digest] = (info, time.monotonic() + self.cache_s)
+        return info
 
 
 class Allow:
@@ -118,9 +129,9 @@ class Allow:
             raise ValueError(f"unknown roles {unknown}")
         self.roles = frozenset(roles)
 
-    def __call__(self, request: Request) -> Principal:
+    async def __call__(self, request: Request) -> Principal:
         checker: KeyChecker = request.app.state.keys
-        principal = checker.principal(request)
+        principal = await checker.principal(request)
         if principal.role not in self.roles:
             raise ApiError(403, f"the {principal.role} role may not do this "
                            f"(needs {', '.join(sorted(self.roles))})", "forbidden")

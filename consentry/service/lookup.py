@@ -4,6 +4,7 @@ rows a lookup needs. Raw lookups touch no database at all."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from consentry.signals.hashing.base import ExactLookup, HashType, HashValueError
 from consentry.signals.hashing.mih import MIHIndex, hex_to_words
 from consentry.store.db import Database
 from consentry.store.tables.banks import Bank, BankEntry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,13 +63,24 @@ class BankLookup:
             self.loaded_at = self._checked = time.monotonic()
 
     def maybe_refresh(self) -> None:
-        """Pick up changes another process made, at most every ``refresh_s`` (one small query)."""
+        """Pick up changes another process made (one small query); the app's refresher
+        thread calls this every ``refresh_s``, so lookups never wait for it."""
         now = time.monotonic()
-        if now - self._checked < self.refresh_s:
+        if now - self._checked < self.refresh_s / 2:
             return
         self._checked = now
         if self._current_fingerprint() != self._fingerprint:
             self.load()
+
+    def run_refresher(self, stop: threading.Event) -> None:
+        while not stop.wait(self.refresh_s):
+            try:
+                self.maybe_refresh()
+            except Exception:  # the database is away for a moment: try again later
+                log.exception("bank index refresh failed")
+
+    def indexed(self, htype: type[HashType]) -> bool:
+        return htype.index is not ExactLookup
 
     def _current_fingerprint(self) -> tuple:
         with self.db.session() as session:

@@ -84,8 +84,10 @@ def serve(db: Database, *, host: str, port: int, workers: int, job_workers: int,
           max_upload_bytes: int, rate_per_minute: int, job_lease_s: float = 60.0) -> None:
     import uvicorn
 
+    # Each job worker analyses in its own process (scan_workers=1): the worker process is the
+    # boundary a hostile file can crash, and no pool is forked per batch of uploads.
     settings = replace(ServiceSettings(spool_dir=spool_dir), max_upload_bytes=max_upload_bytes,
-                       rate_per_minute=rate_per_minute, job_lease_s=job_lease_s)
+                       rate_per_minute=rate_per_minute, job_lease_s=job_lease_s, scan_workers=1)
     spool_dir.mkdir(parents=True, exist_ok=True)
     requeued = recover_jobs(db)
     if requeued:
@@ -99,10 +101,24 @@ def serve(db: Database, *, host: str, port: int, workers: int, job_workers: int,
                for i in range(job_workers)]
     for runner in runners:
         runner.start()
+    stopping = threading.Event()
+
+    def supervise() -> None:  # a job worker killed by a hostile file is started again
+        while not stopping.wait(1.0):
+            for i, runner in enumerate(runners):
+                if not runner.is_alive() and not stopping.is_set():
+                    log.warning("job worker %s stopped (exit %s): starting another", runner.name,
+                                runner.exitcode)
+                    runners[i] = ctx.Process(target=_job_worker, args=(db.url, env, os.getpid()),
+                                             name=runner.name)
+                    runners[i].start()
+
+    threading.Thread(target=supervise, daemon=True).start()
     try:
         uvicorn.run("consentry.service.runtime:app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_level="warning", access_log=False)
     finally:
+        stopping.set()
         for runner in runners:
             runner.terminate()
         for runner in runners:

@@ -18,6 +18,7 @@ from consentry.store.tables.core import utcnow
 from consentry.store.tables.service import Job
 
 STATUSES = ("queued", "running", "done", "error")
+MAX_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,16 @@ def get(db: Database, job_id: str) -> JobRecord | None:
         return _record(job) if job else None
 
 
-def claim(db: Database, worker: str, limit: int, lease_s: float) -> list[JobRecord]:
-    """Take up to ``limit`` jobs that are queued or whose lease ran out, oldest first."""
+def claim(db: Database, worker: str, limit: int, lease_s: float, max_attempts: int = MAX_ATTEMPTS
+          ) -> list[JobRecord]:
+    """Take up to ``limit`` jobs that are queued or whose lease ran out, oldest first. A job
+    whose worker died ``max_attempts`` times (a file that kills its decoder) ends in error."""
     now = utcnow()
     takeable = or_(Job.status == "queued", (Job.status == "running") & (Job.lease_until < now))
+    with db.session() as session:
+        session.execute(update(Job).where(takeable, Job.attempts >= max_attempts).values(
+            status="error", finished_at=now, lease_until=None,
+            error=f"the worker stopped while running this job {max_attempts} times; given up"))
     # One statement: SQLite runs it under its write lock, so two servers (or threads) never
     # take the same job; PostgreSQL skips rows another claim has locked.
     oldest = select(Job.id).where(takeable).order_by(Job.created_at).limit(limit)
