@@ -64,6 +64,12 @@ def test_banks_entries_lookup_withdraw(api, run_cli) -> None:  # type: ignore[no
     assert client.get("/v1/lookup", params={"md5": MD5}, headers=h["submitter"]).json()["matches"] == []
     export = client.get("/v1/banks/ncii main/export", headers=op).json()
     assert [row["signal_type"] for row in export] == ["md5"]
+    imported = client.post("/v1/banks/ncii main/import", headers=op,
+                           files={"file": ("list.txt", f"pdq {NEAR}\nvideo_md5 {MD5}\n".encode())}).json()
+    assert (imported["format"], imported["added"], imported["duplicates"]) == ("te", 1, 1)
+    broken = client.post("/v1/banks/ncii main/import", headers=op,
+                         files={"file": ("list.txt", b"pdq nothex\n")}).json()
+    assert broken["rolled_back"] and broken["n_errors"] == 1
 
 
 def test_partner_feed_needs_role_and_grant(api) -> None:  # type: ignore[no-untyped-def]

@@ -3,9 +3,11 @@ JSON is the CLI's (``BankInfo.as_json``, ``EntryInfo.as_json``)."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 
@@ -14,12 +16,14 @@ from consentry.match.banks.formats import _row as jsonl_row
 from consentry.match.banks.records import RecordError, make_record
 from consentry.service.auth import Principal, as_lookup, as_manager
 from consentry.service.errors import ApiError
+from consentry.service.hma_match import _tmp_root
 from consentry.service.lookup import BankLookup
 from consentry.service.schemas import BankChange, BankCreate, EntriesIn, LookupIn, WithdrawIn
 from consentry.signals.hashing import catalogue
 from consentry.signals.hashing.base import HashValueError
 
 router = APIRouter(prefix="/v1", tags=["banks"])
+_LIST = File(..., description="a hash list (jsonl, csv, te, te-csv or stopncii)")
 
 
 @router.get("/banks", dependencies=[as_manager])
@@ -80,6 +84,31 @@ def withdraw(request: Request, name: str, body: WithdrawIn,
                                 hash_hex=body.hash, case_id=body.case_id)
     request.app.state.lookup.load()
     return {"bank": name, "withdrawn": ids}
+
+
+@router.post("/banks/{name}/import")
+async def import_list(request: Request, name: str, file: UploadFile = _LIST, format: str | None = None,
+                      skip_bad: bool = False, case_id: str | None = None,
+                      who: Principal = as_manager) -> dict[str, Any]:
+    """A hash list as ``bank import`` reads it (format detected: jsonl, csv, te, te-csv,
+    stopncii). A bad row rolls the whole import back unless ``skip_bad``."""
+    from consentry.match.banks import importer
+
+    db = request.app.state.db
+    info = banks.require(db, name)
+    with tempfile.TemporaryDirectory(dir=_tmp_root(request)) as tmp:
+        path = Path(tmp) / "list"
+        with open(path, "wb") as out:
+            while chunk := await file.read(1024 * 1024):
+                out.write(chunk)
+        outcome = await run_in_threadpool(importer.import_file, db, info, path, format, skip_bad=skip_bad,
+                                          case_id=case_id, actor=who.actor, source="api")
+    request.app.state.lookup.load()
+    result = outcome.result
+    return {"bank": name, "format": outcome.fmt, "rolled_back": result is None,
+            "added": result.added if result else 0, "duplicates": result.duplicates if result else 0,
+            "withdrawn": result.withdrawn if result else 0,
+            "errors": [str(e) for e in outcome.errors[:100]], "n_errors": len(outcome.errors)}
 
 
 @router.get("/banks/{name}/export", dependencies=[as_manager])
