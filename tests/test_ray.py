@@ -121,3 +121,23 @@ def test_backfill_across_the_cluster_survives_a_killed_worker(cluster: str, tmp_
     assert all(line.startswith("{") for line in lines), [x for x in lines if x[:1] != "{"]
     assert len(lines) == n
     assert all(e.result and e.result["status"] == "ok" for e in entries)
+
+
+def test_index_shards_on_ray_actors_answer_as_one_index(cluster: str, tmp_path: Path) -> None:
+    import numpy as np
+
+    from consentry.pipeline.ray_engine import ray_sharded_index
+    from consentry.signals.hashing.shards import ShardedIndex
+
+    rng = np.random.default_rng(3)
+    words = rng.integers(0, 2**64, size=(20_000, 4), dtype=np.uint64)
+    payload = np.arange(20_000, dtype=np.int64)
+    queries = words[:200].copy()
+    queries[:, 1] ^= np.uint64(0xFF)  # 8 bits off each
+    local = ShardedIndex.build(words, payload, 2, "prefix")
+    local.save(tmp_path / "idx")
+    remote = ray_sharded_index(tmp_path / "idx")
+    expected = local.search(queries)
+    assert len(expected[0]) >= 200
+    for a, b in zip(remote.search(queries), expected, strict=True):
+        np.testing.assert_array_equal(a, b)

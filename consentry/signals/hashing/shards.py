@@ -56,6 +56,7 @@ class ShardedIndex:
                  threshold: int = 31) -> None:
         self.shards = list(shards)
         self.cut, self.bounds, self.threshold = cut, list(bounds), threshold
+        self._pool: ThreadPoolExecutor | None = None  # kept: starting threads per query cost ms
 
     @classmethod
     def build(cls, words: np.ndarray, payload: np.ndarray, shards: int, cut: Cut = "range",
@@ -109,8 +110,9 @@ class ShardedIndex:
         if len(self.shards) == 1:
             parts = [self.shards[0].search(queries, threshold)]
         else:  # numpy and remote calls release the GIL: the shards work at the same time
-            with ThreadPoolExecutor(len(self.shards)) as pool:
-                parts = list(pool.map(lambda s: s.search(queries, threshold), self.shards))
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(len(self.shards))
+            parts = list(self._pool.map(lambda s: s.search(queries, threshold), self.shards))
         return merge(parts)
 
     def save(self, folder: Path) -> None:
