@@ -16,6 +16,7 @@ from consentry.service.auth import KeyChecker
 from consentry.service.config import ServiceSettings
 from consentry.service.lookup import BankLookup
 from consentry.service.metrics import Metrics, MetricsMiddleware
+from consentry.service.ui import mount as mount_review_ui
 from consentry.service.uploads import BodyLimitMiddleware
 from consentry.store.db import Database
 
@@ -61,6 +62,7 @@ def create_app(db: Database, settings: ServiceSettings, *, load_indexes: bool = 
     for module in (health, hma_match, hma_curation, v1_scan, v1_banks, v1_persons, v1_items,
                    v1_audit, v1_keys, v1_webhooks, v1_feeds):
         app.include_router(module.router)
+    mount_review_ui(app)  # /ui and the review routes of /v1 (consentry.service.ui)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

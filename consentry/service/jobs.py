@@ -129,6 +129,8 @@ def run_job_worker(db_url: str, settings: ServiceSettings) -> None:
     db = open_database(db_url)
     from consentry.actions.webhooks import WebhookSink
 
-    runner = JobRunner(db, settings, extra_sinks=(WebhookSink(db),))
+    from consentry.service.ui.settings import review_sinks  # keeps media for review, if configured
+
+    runner = JobRunner(db, settings, extra_sinks=(WebhookSink(db), *review_sinks(db, settings.spool_dir)))
     signal.signal(signal.SIGTERM, lambda *_: runner.stop.set())
     runner.run_forever()

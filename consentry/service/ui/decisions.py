@@ -78,7 +78,7 @@ def decide(db: Database, item_id: int, decision: str, *, actor: str, role: str, 
     label = (label or "").strip() or None
     note = (note or "").strip() or None
     bank = (bank or "").strip() or None
-    if label and len(label) > 100 or note and len(note) > 4000:
+    if (label and len(label) > 100) or (note and len(note) > 4000):
         raise DecisionError(400, "a label is at most 100 characters, a note at most 4000")
     bank_changed = False
     entries = 0

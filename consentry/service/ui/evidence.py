@@ -159,7 +159,8 @@ def _provenance(prov: Any) -> list[tuple[str, str]]:
         rows.append(("Watermark", found))
     meta = prov.get("metadata")
     if isinstance(meta, dict) and not meta.get("error"):
-        software = (meta.get("software") or {}).get("software") if isinstance(meta.get("software"), dict) else None
+        tools = meta.get("software")
+        software = tools.get("software") if isinstance(tools, dict) else None
         gens = ", ".join(meta.get("generators") or []) or "none"
         rows.append(("Metadata", f"software: {software or 'not stated'}; generators: {gens}"))
     return rows

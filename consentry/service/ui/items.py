@@ -134,7 +134,7 @@ async def reveal(request: Request, item_id: int, signin: SignIn = decider) -> Re
             with request.app.state.db.session() as session:
                 review_store.note_reveal(session, signin.session_id, item_id)
                 audit.record(session, signin.person.actor, "review.reveal", f"item:{item_id}",
-                             session=signin.session_id)
+                             sign_in=signin.session_id)
         await run_in_threadpool(record)
     return redirect(f"/ui/items/{item_id}")
 

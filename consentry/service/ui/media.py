@@ -18,7 +18,7 @@ KEYFRAMES = 6
 
 def _jpeg(img: Image.Image, quality: int = 80) -> bytes:
     out = io.BytesIO()
-    img.convert("RGB").save(out, format="JPEG", quality=quality)
+    (img if img.mode == "L" else img.convert("RGB")).save(out, format="JPEG", quality=quality)
     return out.getvalue()
 
 

@@ -68,7 +68,8 @@ def login_page(request: Request, next: str = "/ui/queue", e: str = "") -> Respon
 
 def _safe_next(target: str) -> str:
     """Only a path of this UI: never another site (an open redirect)."""
-    return target if target.startswith("/ui/") and not target.startswith("//") and "\\" not in target else "/ui/queue"
+    ours = target.startswith("/ui/") and not target.startswith("//") and "\\" not in target
+    return target if ours else "/ui/queue"
 
 
 @router.post("/login")

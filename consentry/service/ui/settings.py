@@ -65,7 +65,7 @@ class ReviewSettings:
             return cls(
                 retain_media=env.get("CONSENTRY_REVIEW_MEDIA", "0").lower() in ("1", "true", "yes"),
                 media_key=key,
-                media_dir=Path(env["CONSENTRY_REVIEW_MEDIA_DIR"]) if env.get("CONSENTRY_REVIEW_MEDIA_DIR") else None,
+                media_dir=Path(folder) if (folder := env.get("CONSENTRY_REVIEW_MEDIA_DIR")) else None,
                 keep_days=float(env.get("CONSENTRY_REVIEW_KEEP_DAYS", 7)),
                 break_after=int(env.get("CONSENTRY_REVIEW_BREAK_AFTER", 25)),
                 session_idle_s=float(env.get("CONSENTRY_REVIEW_SESSION_IDLE_MIN", 30)) * 60,

@@ -26,8 +26,9 @@ COOKIE = "consentry_session"
 LOGIN_COOKIE = "consentry_signin_csrf"
 HERE = Path(__file__).parent
 HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'self'; "
-                               "script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; media-src 'self'; "
+                               "style-src 'self'; script-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
@@ -79,7 +80,8 @@ class Signed:
     def __call__(self, request: Request) -> SignIn:
         token = request.cookies.get(COOKIE)
         review = request.app.state.review
-        signin = review_store.resume_session(request.app.state.db, token, review.session_idle_s) if token else None
+        db = request.app.state.db
+        signin = review_store.resume_session(db, token, review.session_idle_s) if token else None
         if signin is None:
             target = request.url.path if request.method == "GET" else "/ui/queue"
             raise UiRedirect(f"/ui/login?next={quote(target, safe='/')}")

@@ -1,0 +1,409 @@
+"""Review: decisions through the API and the browser's forms (one set of rules), appeals that
+withdraw hashes at once, claims, sign-in (rate limit, expiry, cookies), every /ui route ×
+every role, CSRF on every form, hostile names rendered inert, media kept encrypted and gone
+after its retention, the wellness defaults."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from markupsafe import escape
+from sqlalchemy import func, select, update
+
+from consentry.actions import webhooks
+from consentry.errors import ConfigError
+from consentry.store import audit
+from consentry.store import review as review_store
+from consentry.store.retention import purge_expired
+from consentry.store.tables.core import AuditEntry, utcnow
+from consentry.store.tables.review import RetainedMedia, ReviewClaim, ReviewSession
+from consentry.store.tables.service import WebhookDelivery
+from tests.test_review_support import (
+    ALLOW,
+    CSRF,
+    PASSWORD,
+    PEOPLE,
+    TARGET,
+    build,
+    close,
+    csrf,
+    post,
+    sign_in,
+)
+
+
+@pytest.fixture
+def rv(sqlite_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    r = build(sqlite_url, tmp_path, break_after=3)
+    yield r
+    close(r)
+
+
+def _audit_rows(r, action: str) -> list:  # type: ignore[no-untyped-def]
+    with r.db.session() as session:
+        return audit.rows(session, action=action, limit=1000)
+
+
+def test_confirm_blocks_the_next_upload_and_an_appeal_reverses_it(db_url: str, tmp_path: Path) -> None:
+    r = build(db_url, tmp_path)
+    try:
+        api = r.api()
+        webhooks.add_webhook(r.db, "http://127.0.0.1:9/hook", "s" * 20, ["decision"], "tester")
+        item = r.queued(api, 1)
+        path = r.image(1)
+        # a reviewer key confirms through the API, with the same rules as the browser
+        h = r.auth("reviewer")
+        assert api.post(f"/v1/items/{item}/decision", json={"decision": "confirm", "label": "ncii"},
+                        headers=h).status_code == 400  # no bank
+        assert api.post(f"/v1/items/{item}/decision", json={"decision": "confirm", "bank": ALLOW,
+                                                            "label": "x"}, headers=h).status_code == 400
+        done = api.post(f"/v1/items/{item}/decision",
+                        json={"decision": "confirm", "bank": TARGET, "label": "ncii", "note": "seen"},
+                        headers=h)
+        assert done.status_code == 200, done.text
+        assert done.json()["state"] == "confirmed" and done.json()["entries"] >= 2  # pdq, md5, sha256
+        again = api.post(f"/v1/items/{item}/decision", json={"decision": "reject"}, headers=h)
+        assert again.status_code == 409
+        blocked = r.upload(api, path)
+        assert blocked["verdict"]["action"] == "block"
+        assert {m["bank"] for m in blocked["matches"]} >= {TARGET}
+        # the decision webhook fired (queued, signed at delivery)
+        with r.db.session() as session:
+            events = session.scalars(select(WebhookDelivery.body)
+                                     .where(WebhookDelivery.event == "decision")).all()
+        assert any('"decision": "confirm"' in b and f'"item_id": {item}' in b for b in events)
+        # an appeal: only by the uploader (another submitter sees nothing), reopens for a senior
+        body = {"reason": "this is my own photo"}
+        url = f"/v1/items/{item}/appeal"
+        assert api.post(url, json=body, headers=r.auth("submitter2")).status_code == 404
+        assert api.post(url, json=body, headers=r.auth("submitter")).status_code == 200
+        state = api.get(f"/v1/items/{item}/review", headers=h).json()
+        assert state["state"] == "appealed"
+        assert state["possible"] == {"reviewer": [], "senior_reviewer": ["uphold", "reverse"]}
+        # a reviewer key cannot decide an appeal (no key is a senior reviewer)
+        refused = api.post(f"/v1/items/{item}/decision", json={"decision": "reject"}, headers=h)
+        assert refused.status_code == 409
+        senior = sign_in(r, "senior")
+        assert f"/ui/items/{item}" in senior.get("/ui/queue").text
+        out = post(senior, f"/ui/items/{item}/decision", decision="reverse", note="own photo, consented")
+        assert out.status_code == 303, out.text
+        after = r.upload(api, path)
+        assert TARGET not in {m["bank"] for m in after.get("matches", [])}
+        assert after["verdict"]["action"] == "review"  # the deepfake bank still sends it to review
+        history = api.get(f"/v1/items/{item}/review", headers=h).json()
+        assert [d["decision"] for d in history["decisions"]] == ["confirm", "appeal", "reverse"]
+        assert history["decisions"][2]["actor"] == "person:senior" and history["decisions"][2]["entries"] >= 2
+        with r.db.session() as session:
+            assert audit.verify(session).ok
+    finally:
+        close(r)
+
+
+def test_escalation_and_an_appeal_need_a_different_senior(rv) -> None:  # type: ignore[no-untyped-def]
+    api = rv.api()
+    item = rv.queued(api, 2)
+    rev, senior = sign_in(rv, "rev"), sign_in(rv, "senior")
+    assert post(rev, f"/ui/items/{item}/decision", decision="escalate", note="unsure").status_code == 303
+    assert f"/ui/items/{item}" not in rev.get("/ui/queue").text  # only seniors see escalations
+    assert post(rev, f"/ui/items/{item}/decision", decision="confirm", bank=TARGET,
+                label="x").status_code == 403
+    assert post(senior, f"/ui/items/{item}/decision", decision="confirm", bank=TARGET,
+                label="ncii").status_code == 303
+    assert api.post(f"/v1/items/{item}/appeal", json={"reason": "mine"},
+                    headers=rv.auth("submitter")).status_code == 200
+    refused = post(senior, f"/ui/items/{item}/decision", decision="reverse")
+    assert refused.status_code == 403 and "took no part" in refused.text
+    assert post(sign_in(rv, "senior2"), f"/ui/items/{item}/decision", decision="uphold").status_code == 303
+    assert api.post(f"/v1/items/{item}/appeal", json={"reason": "again"},
+                    headers=rv.auth("submitter")).status_code == 409
+
+
+def test_reject_into_an_allow_bank_stops_it_coming_back(rv) -> None:  # type: ignore[no-untyped-def]
+    api = rv.api()
+    item = rv.queued(api, 3)
+    rev = sign_in(rv, "rev")
+    assert post(rev, f"/ui/items/{item}/decision", decision="reject", bank=ALLOW,
+                note="a test card").status_code == 303
+    assert rv.upload(api, rv.image(3))["verdict"]["action"] == "allow"
+
+
+def test_claims_are_seen_by_others_and_expire(rv) -> None:  # type: ignore[no-untyped-def]
+    api = rv.api()
+    item = rv.queued(api, 4)
+    rev, rev2 = sign_in(rv, "rev"), sign_in(rv, "rev2")
+    assert post(rev, f"/ui/items/{item}/claim").status_code == 303
+    assert "rev until" in rev2.get("/ui/queue").text
+    assert post(rev2, f"/ui/items/{item}/claim").status_code == 409
+    assert post(rev2, f"/ui/items/{item}/decision", decision="reject").status_code == 409
+    assert api.post(f"/v1/items/{item}/decision", json={"decision": "reject"},
+                    headers=rv.auth("reviewer")).status_code == 409
+    with rv.db.session() as session:
+        session.execute(update(ReviewClaim).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert "rev until" not in rev2.get("/ui/queue").text
+    assert post(rev2, f"/ui/items/{item}/claim").status_code == 303
+
+
+def test_queue_order_and_filters(rv) -> None:  # type: ignore[no-untyped-def]
+    from consentry.match.banks import service as banks
+
+    api = rv.api()
+    first = rv.queued(api, 5)
+    banks.create(rv.db, "others", "other", "tester")
+    path = rv.image(6)
+    rv.bank_image(api, path, "others")
+    normal = int(rv.upload(api, path)["item_id"])  # "other" bank: normal priority
+    later_high = rv.queued(api, 7)
+    page = sign_in(rv, "rev").get("/ui/queue").text
+    order = [int(n) for n in re.findall(r'href="/ui/items/(\d+)"', page)]
+    assert order == [first, later_high, normal]  # priority, then age
+    rev = rv.clients[-1]
+    assert re.findall(r'href="/ui/items/(\d+)"', rev.get("/ui/queue?bank=others").text) == [str(normal)]
+    only = re.findall(r'href="/ui/items/(\d+)"', rev.get("/ui/queue?reason=deepfake-match").text)
+    assert only == [str(first), str(later_high)]
+    assert re.findall(r'href="/ui/items/(\d+)"', rev.get("/ui/queue?source=scan").text) == []
+    assert len(re.findall(r'href="/ui/items/(\d+)"', rev.get("/ui/queue?source=api&signal=bank").text)) == 3
+    assert re.findall(r'href="/ui/items/(\d+)"', rev.get("/ui/queue?since=2999-01-01").text) == []
+    assert rev.get("/ui/queue?since=nonsense").status_code == 400
+
+
+def test_sign_in_cookies_rate_limit_and_expiry(rv) -> None:  # type: ignore[no-untyped-def]
+    client = rv.api()
+    page = client.get("/ui/login")
+    cookie = page.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "secure" in cookie and "samesite=strict" in cookie
+    def attempt(password: str, token: str | None = None):  # type: ignore[no-untyped-def]
+        fresh_token = CSRF.search(client.get("/ui/login").text).group(1)  # type: ignore[union-attr]
+        return client.post("/ui/login", data={"csrf": token or fresh_token, "name": "rev",
+                                              "password": password})
+
+    assert "Wrong name or password" in attempt("wrong").text
+    assert attempt(PASSWORD, "forged").url.query == b"e=expired"
+    for _ in range(4):
+        attempt("wrong")
+    assert len(_audit_rows(rv, "ui.signin_failed")) == 5
+    locked = attempt(PASSWORD)
+    assert "Too many failed sign-ins" in locked.text and locked.url.path == "/ui/login"
+    assert _audit_rows(rv, "ui.signin_locked")
+    # another person is not locked out; their session cookie is Secure, HttpOnly, SameSite
+    fresh = rv.api()
+    t = CSRF.search(fresh.get("/ui/login").text).group(1)  # type: ignore[union-attr]
+    ok = fresh.post("/ui/login", data={"csrf": t, "name": "rev2", "password": PASSWORD},
+                    follow_redirects=False)
+    session_cookie = ok.headers["set-cookie"].lower()
+    assert "consentry_session=" in session_cookie and "httponly" in session_cookie
+    assert "secure" in session_cookie and "samesite=strict" in session_cookie
+    assert fresh.get("/ui/queue").url.path == "/ui/queue"
+    with rv.db.session() as session:  # idle past the limit: signed out
+        session.execute(update(ReviewSession).values(last_seen_at=utcnow() - timedelta(hours=1)))
+    assert fresh.get("/ui/queue").url.path == "/ui/login"
+    # signing out ends the session on the server, not only in the browser
+    again = sign_in(rv, "rev2")
+    stolen = dict(again.cookies)
+    assert post(again, "/ui/logout").status_code == 303
+    thief = rv.api()
+    thief.cookies.update(stolen)
+    assert thief.get("/ui/queue").url.path == "/ui/login"
+
+
+def _ui_rules(app) -> list[tuple[str, str, frozenset[str] | None]]:  # type: ignore[no-untyped-def]
+    from fastapi.routing import APIRoute
+
+    from consentry.service.ui.web import Signed
+
+    def walk(routes, prefix: str = ""):  # type: ignore[no-untyped-def]
+        for route in routes:  # FastAPI keeps an included router as one route
+            if isinstance(route, APIRoute):
+                yield prefix + route.path, route
+            elif hasattr(route, "original_router"):
+                yield from walk(route.original_router.routes, prefix + route.include_context.prefix)
+
+    found = []
+    for path, route in walk(app.routes):
+        if path.startswith("/ui"):
+            rule = next((d.call.roles for d in route.dependant.dependencies
+                         if isinstance(d.call, Signed)), None)
+            found += [(method, path, rule) for method in route.methods - {"HEAD"}]
+    return found
+
+
+def test_every_ui_route_for_every_role(rv) -> None:  # type: ignore[no-untyped-def]
+    api = rv.api()
+    item = rv.queued(api, 8)
+    rules = _ui_rules(rv.app)
+    assert len(rules) >= 16
+    signed = {name: sign_in(rv, name) for name in PEOPLE}
+    anonymous = rv.api()
+    for method, path, roles in rules:
+        url = path.replace("{item_id}", str(item))
+        if roles is None:  # sign-in and static files
+            assert anonymous.request(method, url, follow_redirects=False).status_code in (200, 303), url
+            continue
+        r = anonymous.request(method, url, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/ui/login"), (method, url)
+        for name, role in PEOPLE.items():
+            client = signed[name]
+            if method == "POST":
+                if url.endswith("/logout"):
+                    continue  # walked last
+                data = {"csrf": csrf(client), "decision": "escalate", "blur": "100"}
+                answer = client.post(url, data=data, follow_redirects=False)
+            else:
+                answer = client.get(url, follow_redirects=False)
+            refused = answer.status_code == 403 and "role may not use this page" in answer.text
+            if role in roles:  # let through (what follows may still say no: 404, 409)
+                assert answer.status_code < 500 and not refused, (method, url, role, answer.status_code)
+            else:
+                assert refused, (method, url, role, answer.status_code)
+    for client in signed.values():
+        assert post(client, "/ui/logout").status_code == 303
+
+
+def test_every_form_carries_a_csrf_token_and_needs_it(rv) -> None:  # type: ignore[no-untyped-def]
+    api = rv.api()
+    item = rv.queued(api, 9)
+    senior = sign_in(rv, "rev")
+    token = csrf(senior)
+    actions = set()
+    for page in ("/ui/queue", f"/ui/items/{item}", "/ui/settings"):
+        html = senior.get(page).text
+        for form in re.findall(r"<form[^>]*>.*?</form>", html, re.S):
+            if 'method="post"' not in form:
+                assert 'method="get"' in form  # the filters: they change nothing
+                continue
+            assert f'name="csrf" value="{token}"' in form, form
+            actions.add(re.search(r'action="([^"]+)"', form).group(1))  # type: ignore[union-attr]
+    assert {f"/ui/items/{item}/reveal", f"/ui/items/{item}/claim", f"/ui/items/{item}/decision",
+            "/ui/settings", "/ui/logout"} <= actions
+    before = len(_audit_rows(rv, "review.reveal")) + len(_audit_rows(rv, "review.decision"))
+    for action in sorted(actions | {"/ui/break", f"/ui/items/{item}/release"}):
+        for data in ({}, {"csrf": "forged"}):
+            r = senior.post(action, data={**data, "decision": "reject", "blur": "25"}, follow_redirects=False)
+            assert r.status_code == 403 and "CSRF" in r.text, action
+    after = len(_audit_rows(rv, "review.reveal")) + len(_audit_rows(rv, "review.decision"))
+    assert after == before and senior.get("/ui/queue").status_code == 200
+
+
+def test_hostile_names_and_notes_render_inert(rv) -> None:  # type: ignore[no-untyped-def]
+    from consentry.match.banks import service as banks
+
+    api = rv.api()
+    hostile = '<img src=x onerror=alert(1)>"\'.png'
+    item = rv.queued(api, 10, name=hostile)
+    bank = "<script>alert('bank')</script>"
+    banks.create(rv.db, bank, "ncii", "tester")
+    rev = sign_in(rv, "rev")
+    note = '<svg onload=alert("note")>&amp;'
+    assert post(rev, f"/ui/items/{item}/decision", decision="escalate", note=note).status_code == 303
+    senior = sign_in(rv, "senior")
+    for page in ("/ui/queue", f"/ui/items/{item}"):
+        html = senior.get(page).text
+        for raw in ("<img src=x", "<script>alert", "<svg onload"):
+            assert raw not in html, (page, raw)
+    item_html = senior.get(f"/ui/items/{item}").text
+    assert escape(note) in item_html and escape(bank) in item_html
+    assert "'self'" in senior.get("/ui/queue").headers["content-security-policy"]
+
+
+def test_media_is_kept_encrypted_and_gone_after_retention(rv) -> None:  # type: ignore[no-untyped-def]
+    api = rv.api()
+    item = rv.queued(api, 11)
+    original = rv.image(11).read_bytes()
+    with rv.db.session() as session:
+        kept = session.get(RetainedMedia, item)
+        stored = Path(kept.path)
+        assert kept.delete_after is None and kept.wrapped_key
+    blob = stored.read_bytes()
+    assert original[100:164] not in blob and len(blob) >= len(original)  # ciphertext, not the file
+    assert not list(rv.settings.spool_dir.joinpath("jobs").iterdir())  # the spool copy went with the job
+    rev = sign_in(rv, "rev")
+    assert rev.get(f"/ui/items/{item}/picture").status_code == 200
+    assert post(rev, f"/ui/items/{item}/decision", decision="reject").status_code == 303
+    with rv.db.session() as session:
+        due = session.get(RetainedMedia, item).delete_after
+    assert due is not None and purge_expired(rv.db) == 0  # kept for keep_days after the decision
+    assert rev.get(f"/ui/items/{item}/picture").status_code == 200
+    assert purge_expired(rv.db, now=utcnow() + timedelta(days=7, minutes=1)) == 1
+    assert not stored.exists() and not list(stored.parent.iterdir())
+    with rv.db.session() as session:
+        row = session.get(RetainedMedia, item)
+        assert row.wrapped_key is None and row.deleted_at is not None
+    assert original[100:164] not in rv.db.sqlite_path.read_bytes()  # type: ignore[union-attr]
+    assert rev.get(f"/ui/items/{item}/picture").status_code == 404
+    assert "deleted when its retention ended" in rev.get(f"/ui/items/{item}").text
+
+
+def test_retention_is_off_unless_configured(sqlite_url: str, tmp_path: Path) -> None:
+    r = build(sqlite_url, tmp_path, retain=False)
+    try:
+        api = r.api()
+        item = r.queued(api, 12)
+        with r.db.session() as session:
+            assert session.scalar(select(func.count()).select_from(RetainedMedia)) == 0
+        assert not (tmp_path / "kept").exists()
+        page = sign_in(r, "rev").get(f"/ui/items/{item}").text
+        assert "retention is off" in page
+    finally:
+        close(r)
+    with pytest.raises(ConfigError):
+        from consentry.service.ui.settings import ReviewSettings
+
+        ReviewSettings(retain_media=True)
+
+
+def test_wellness_blur_reveal_and_break(rv) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    api = rv.api()
+    items = [rv.queued(api, 20 + i) for i in range(3)]
+    rev = sign_in(rv, "rev")
+    page = rev.get(f"/ui/items/{items[0]}").text
+    assert 'class="protected"' in page and 'id="reveal"' in page and 'id="break-reminder"' not in page
+
+    def picture(client) -> Image.Image:  # type: ignore[no-untyped-def]
+        r = client.get(f"/ui/items/{items[0]}/picture")
+        assert r.headers["content-type"] == "image/jpeg" and r.headers["cache-control"] == "no-store"
+        return Image.open(io.BytesIO(r.content))
+
+    blurred = picture(rev)
+    assert blurred.mode == "L"  # greyscale
+    assert post(rev, "/ui/settings", blur="25").status_code == 303
+    lighter = picture(rev)
+    assert lighter.mode == "L" and lighter.tobytes() != blurred.tobytes()
+    assert picture(sign_in(rv, "rev2")).tobytes() == blurred.tobytes()  # for that reviewer only
+    assert post(rev, "/ui/settings", blur="0").status_code == 400  # never unblurred by a setting
+    assert post(rev, f"/ui/items/{items[0]}/reveal").status_code == 303
+    assert post(rev, f"/ui/items/{items[0]}/reveal").status_code == 303  # once: one audit row
+    reveals = _audit_rows(rv, "review.reveal")
+    assert [(a.actor, a.subject) for a in reveals] == [("person:rev", f"item:{items[0]}")]
+    assert picture(rev).mode == "RGB"
+    for item in items[1:]:
+        rev.get(f"/ui/items/{item}")
+    page = rev.get("/ui/queue").text
+    assert 'id="break-reminder"' in page and "3 items this session" in page
+    assert post(rev, "/ui/break").status_code == 303
+    assert 'id="break-reminder"' not in rev.get("/ui/queue").text
+
+
+def test_user_command(run_cli, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
+    made = run_cli("user", "create", "--name", "dana", "--role", "senior_reviewer", "--password",
+                   "twelve chars!", "--json")
+    assert made.code == 0 and made.lines == [{"name": "dana", "role": "senior_reviewer"}]
+    assert run_cli("user", "create", "--name", "eve", "--role", "reviewer", "--password", "short").code == 2
+    assert run_cli("user", "create", "--name", "x", "--role", "boss", "--password", "x" * 12).code == 2
+    prompted = run_cli("user", "create", "--name", "fay", "--role", "reviewer",
+                       input="another long one\nanother long one\n")
+    assert prompted.code == 0, prompted.stderr
+    assert {p["name"] for p in run_cli("user", "list", "--json").lines} == {"dana", "fay"}
+    from consentry.store.db import open_database
+
+    db = open_database(sqlite_url)
+    assert review_store.check_password(db, "fay", "another long one") is not None
+    assert review_store.check_password(db, "fay", "wrong") is None
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEntry)
+                              .where(AuditEntry.action == "person.create")) == 2
+    db.close()
