@@ -121,6 +121,24 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(60)
 
 
+def group_pids(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(x) for x in out] or [pid]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children (MB)."""
     out = subprocess.run(["ps", "-o", "rss=", "--ppid", str(pid), "-p", str(pid)], capture_output=True,
@@ -233,8 +251,16 @@ def main() -> None:
     port = free_port()
     proc = start_server(db_url, port, args.http_workers, 0, args.work / "spool")
     try:
-        results["raw_lookup"] = wrk_raw_lookup(port, key, queries, args.duration, args.clients)
-        results["raw_lookup"]["server_rss_mb"] = round(rss_mb(proc.pid))
+        wrk_raw_lookup(port, key, queries, 3, args.clients)  # warm up: keys verified, pages mapped
+        pids = group_pids(proc.pid)
+        cpu0, load0 = cpu_seconds(pids), os.getloadavg()[0]
+        raw = wrk_raw_lookup(port, key, queries, args.duration, args.clients)
+        cpu = cpu_seconds(pids) - cpu0
+        # Requests per CPU-second of the server: what the shared machine's load cannot change.
+        raw.update(server_cpu_s=round(cpu, 1), requests_per_server_cpu_s=round(raw["requests"] / cpu, 1),
+                   load_average=[round(load0, 1), round(os.getloadavg()[0], 1)],
+                   server_rss_mb=round(rss_mb(proc.pid)))
+        results["raw_lookup"] = raw
     finally:
         stop(proc)
     if not args.skip_scan:
@@ -247,7 +273,12 @@ def main() -> None:
         proc = start_server(scan_db, port, 1, 1, args.work / "spool-scan")
         try:
             scan_over_http(port, skey, images[:10], 4)  # warm up
+            pids = group_pids(proc.pid)
+            cpu0 = cpu_seconds(pids)
             results["scan_http"] = scan_over_http(port, skey, images, args.scan_clients)
+            per_image = (cpu_seconds(pids) - cpu0) / len(images)
+            results["scan_http"]["server_cpu_s_per_image"] = round(per_image, 4)
+            results["scan_http"]["load_average"] = round(os.getloadavg()[0], 1)
         finally:
             stop(proc)
         results["scan_cli"] = scan_cli(scan_db, images)

@@ -14,7 +14,7 @@ from consentry import __version__
 from consentry.service import errors, health, hma_curation, hma_match
 from consentry.service.auth import KeyChecker
 from consentry.service.config import ServiceSettings
-from consentry.service.lookup import BankLookup
+from consentry.service.lookup import BankLookup, BatchedSearch
 from consentry.service.metrics import Metrics, MetricsMiddleware
 from consentry.service.ui import mount as mount_review_ui
 from consentry.service.uploads import BodyLimitMiddleware
@@ -56,6 +56,7 @@ def create_app(db: Database, settings: ServiceSettings, *, load_indexes: bool = 
     app.state.settings = settings
     app.state.keys = KeyChecker(db, settings.key_cache_s, settings.rate_per_minute)
     app.state.lookup = lookup
+    app.state.batched_search = BatchedSearch(lookup)
     app.state.metrics = Metrics(db)
     settings.spool_dir.mkdir(parents=True, exist_ok=True)
     errors.install(app)

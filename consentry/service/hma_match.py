@@ -94,13 +94,13 @@ def hash_get(url: str | None = None) -> dict[str, str]:
 @router.get("/m/raw_lookup", dependencies=[as_lookup])
 async def raw_lookup(request: Request, signal_type: str, signal: str, include_distance: bool = False,
                banks: str | None = None) -> dict[str, list[Any]]:
-    """Index lookup, no bank settings applied: ``{"matches": [content ids]}``. A PDQ lookup
-    runs on the event loop (about a millisecond at 1M hashes: cheaper than a thread hop);
-    anything that reads the database runs in a thread."""
+    """Index lookup, no bank settings applied: ``{"matches": [content ids]}``. Index lookups
+    run on the event loop, batched with those that arrive at the same time (lookup.py's
+    BatchedSearch); anything that reads the database runs in a thread."""
     htype, value = _parse(signal_type, signal)
     lookup = _lookup(request)
     if lookup.indexed(htype):
-        hits = lookup.search(htype, value)
+        hits = await request.app.state.batched_search.search(htype, value)
     else:
         hits = await run_in_threadpool(lookup.search, htype, value)
     wanted = _banks(banks)

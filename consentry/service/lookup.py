@@ -4,12 +4,14 @@ rows a lookup needs. Raw lookups touch no database at all."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 from sqlalchemy import func, select
 
 from consentry.match.banks import index as bank_index
@@ -108,6 +110,20 @@ class BankLookup:
                 best[entry_id] = d
         return [Hit(e, best[e]) for e in sorted(best)]
 
+    def search_many(self, htype: type[HashType], queries: list[list[str]], threshold: int
+                    ) -> list[list[Hit]]:
+        """``search`` for several queries (each its index keys) in one index call."""
+        index = self.indexes.get(htype.name)
+        if index is None or len(index) == 0:
+            return [[] for _ in queries]
+        owner = np.repeat(np.arange(len(queries)), [len(k) for k in queries])
+        rows, payload, dist = index.search(hex_to_words([k for keys in queries for k in keys]), threshold)
+        best: list[dict[int, int]] = [{} for _ in queries]
+        for row, entry_id, d in zip(owner[rows].tolist(), payload.tolist(), dist.tolist(), strict=True):
+            if entry_id not in best[row] or d < best[row][entry_id]:
+                best[row][entry_id] = d
+        return [[Hit(e, found[e]) for e in sorted(found)] for found in best]
+
     def entries(self, entry_ids: list[int]) -> dict[int, EntryBank]:
         found: dict[int, EntryBank] = {}
         with self.db.session() as session:
@@ -144,6 +160,39 @@ class BankLookup:
                 built_to = built_to if present else -1
             out[htype.name] = {"built_to": built_to, "present": present, "size": size}
         return out
+
+
+class BatchedSearch:
+    """Index lookups that arrive together (in one turn of the event loop) searched in one
+    call: MIH costs ~1.1 ms of CPU for one PDQ query at 1M hashes and ~0.1-0.2 ms per query in
+    batches of 8-64 (bench/bench_service.py), so concurrent clients share the work."""
+
+    def __init__(self, lookup: BankLookup) -> None:
+        self.lookup = lookup
+        self._waiting: dict[tuple[str, int], list[tuple[list[str], asyncio.Future[list[Hit]]]]] = {}
+
+    async def search(self, htype: type[HashType], value: str) -> list[Hit]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Hit]] = loop.create_future()
+        key = (htype.name, htype.default_threshold)
+        batch = self._waiting.setdefault(key, [])
+        if not batch:
+            loop.call_soon(self._flush, htype, key)
+        batch.append((htype.index_keys(value), future))
+        return await future
+
+    def _flush(self, htype: type[HashType], key: tuple[str, int]) -> None:
+        batch = self._waiting.pop(key, [])
+        try:
+            results = self.lookup.search_many(htype, [keys for keys, _f in batch], key[1])
+        except Exception as exc:
+            for _keys, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_keys, future), hits in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(hits)
 
 
 def parse_signal(type_name: str, value: str) -> tuple[type[HashType], str]:
