@@ -226,6 +226,10 @@ def scan_cli(db_url: str, images: list[Path]) -> dict:
     return {"images": len(images), "images_per_s": round(len(images) / wall, 1)}
 
 
+class _Skip(Exception):
+    pass
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, required=True)
@@ -235,7 +239,9 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=20)
     ap.add_argument("--images", type=int, default=200)
     ap.add_argument("--scan-clients", type=int, default=16)
+    ap.add_argument("--job-workers", type=int, default=2)
     ap.add_argument("--skip-scan", action="store_true")
+    ap.add_argument("--skip-lookup", action="store_true")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{args.work / f'bench-{args.hashes}.db'}"
@@ -247,10 +253,12 @@ def main() -> None:
     key, _ = keys.create(db, "bench", "admin", "bench", rate_per_minute=0)
     db.close()
     results: dict = {"hashes": args.hashes, "http_workers": args.http_workers, "cores": os.cpu_count()}
-    results["in_process"] = in_process_lookup(db_url, queries)
     port = free_port()
-    proc = start_server(db_url, port, args.http_workers, 0, args.work / "spool")
+    proc = None if args.skip_lookup else start_server(db_url, port, args.http_workers, 0, args.work / "spool")
     try:
+        if proc is None:
+            raise _Skip
+        results["in_process"] = in_process_lookup(db_url, queries)
         wrk_raw_lookup(port, key, queries, 3, args.clients)  # warm up: keys verified, pages mapped
         pids = group_pids(proc.pid)
         cpu0, load0 = cpu_seconds(pids), os.getloadavg()[0]
@@ -261,8 +269,11 @@ def main() -> None:
                    load_average=[round(load0, 1), round(os.getloadavg()[0], 1)],
                    server_rss_mb=round(rss_mb(proc.pid)))
         results["raw_lookup"] = raw
+    except _Skip:
+        pass
     finally:
-        stop(proc)
+        if proc is not None:
+            stop(proc)
     if not args.skip_scan:
         images = make_images(args.work / "img1080p", args.images)
         scan_db = f"sqlite:///{args.work / 'scan.db'}"
@@ -270,7 +281,7 @@ def main() -> None:
         skey, _ = keys.create(sdb, "bench", "submitter", "bench", rate_per_minute=0)
         sdb.close()
         port = free_port()
-        proc = start_server(scan_db, port, 1, 1, args.work / "spool-scan")
+        proc = start_server(scan_db, port, args.http_workers, args.job_workers, args.work / "spool-scan")
         try:
             scan_over_http(port, skey, images[:10], 4)  # warm up
             pids = group_pids(proc.pid)

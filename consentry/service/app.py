@@ -18,6 +18,7 @@ from consentry.service.lookup import BankLookup, BatchedSearch
 from consentry.service.metrics import Metrics, MetricsMiddleware
 from consentry.service.ui import mount as mount_review_ui
 from consentry.service.uploads import BodyLimitMiddleware
+from consentry.service.waiter import JobWaiter
 from consentry.store.db import Database
 
 
@@ -57,6 +58,7 @@ def create_app(db: Database, settings: ServiceSettings, *, load_indexes: bool = 
     app.state.keys = KeyChecker(db, settings.key_cache_s, settings.rate_per_minute)
     app.state.lookup = lookup
     app.state.batched_search = BatchedSearch(lookup)
+    app.state.job_waiter = JobWaiter(db, settings.job_poll_s)
     app.state.metrics = Metrics(db)
     settings.spool_dir.mkdir(parents=True, exist_ok=True)
     errors.install(app)

@@ -3,8 +3,6 @@ spooled bytes written before the 202); ``?wait=SECONDS`` holds the answer until 
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -39,13 +37,12 @@ def _signals(value: str | None) -> tuple[str, ...] | None:
 
 async def _wait_for(request: Request, job_id: str, wait: float) -> job_store.JobRecord | None:
     db = request.app.state.db
-    deadline = time.monotonic() + min(max(wait, 0.0), request.app.state.settings.max_wait_s)
-    poll = request.app.state.settings.job_poll_s
-    while True:
-        job = await run_in_threadpool(job_store.get, db, job_id)
-        if job is None or job.status in ("done", "error") or time.monotonic() >= deadline:
-            return job
-        await asyncio.sleep(poll)
+    job = await run_in_threadpool(job_store.get, db, job_id)
+    wait = min(max(wait, 0.0), request.app.state.settings.max_wait_s)
+    if job is None or job.status in ("done", "error") or wait <= 0:
+        return job
+    await request.app.state.job_waiter.wait(job_id, wait)
+    return await run_in_threadpool(job_store.get, db, job_id)
 
 
 def _answer(job: job_store.JobRecord) -> JSONResponse:
