@@ -8,9 +8,10 @@ import os
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from fastapi import UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from consentry.media.sniff import Sniffed, sniff
@@ -67,17 +68,10 @@ async def spool(upload: UploadFile, folder: Path, name: str | None = None) -> tu
     and identify it; 415 (and nothing kept) when it is not an image or video we read."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (name or f"upload-{uuid.uuid4().hex}")
-    size = 0
-    head = b""
     try:
-        with open(path, "wb") as out:
-            while chunk := await upload.read(_CHUNK):
-                if len(head) < 64:
-                    head += chunk[: 64 - len(head)]
-                out.write(chunk)
-                size += len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+        # The upload is already in a temporary file (Starlette's); copy and fsync it in a
+        # thread so the event loop serves other requests meanwhile.
+        size, head = await run_in_threadpool(_write_durably, upload.file, path)
         found = sniff(head)
         if found is None:
             raise ApiError(415, "the upload is not an image or video Consentry reads "
@@ -86,6 +80,20 @@ async def spool(upload: UploadFile, folder: Path, name: str | None = None) -> tu
         path.unlink(missing_ok=True)
         raise
     return path, size, found
+
+
+def _write_durably(source: BinaryIO, path: Path) -> tuple[int, bytes]:
+    source.seek(0)
+    head = source.read(64)
+    size = len(head)
+    with open(path, "wb") as out:
+        out.write(head)
+        while chunk := source.read(_CHUNK):
+            out.write(chunk)
+            size += len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return size, head
 
 
 def hash_file(path: Path) -> ItemReport:
