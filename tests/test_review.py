@@ -32,6 +32,7 @@ from tests.test_review_support import (
     close,
     csrf,
     post,
+    scan_into_review,
     sign_in,
 )
 
@@ -292,7 +293,7 @@ def test_hostile_names_and_notes_render_inert(rv) -> None:  # type: ignore[no-un
 
     api = rv.api()
     hostile = '<img src=x onerror=alert(1)>"\'.png'
-    item = rv.queued(api, 10, name=hostile)
+    item = scan_into_review(rv, api, 10, hostile)
     bank = "<script>alert('bank')</script>"
     banks.create(rv.db, bank, "ncii", "tester")
     rev = sign_in(rv, "rev")
@@ -304,7 +305,8 @@ def test_hostile_names_and_notes_render_inert(rv) -> None:  # type: ignore[no-un
         for raw in ("<img src=x", "<script>alert", "<svg onload"):
             assert raw not in html, (page, raw)
     item_html = senior.get(f"/ui/items/{item}").text
-    assert escape(note) in item_html and escape(bank) in item_html
+    assert escape(note) in item_html and escape(bank) in item_html and escape(hostile) in item_html
+    assert escape(hostile) in senior.get("/ui/queue?source=scan").text
     assert "'self'" in senior.get("/ui/queue").headers["content-security-policy"]
 
 
@@ -407,3 +409,17 @@ def test_user_command(run_cli, sqlite_url: str) -> None:  # type: ignore[no-unty
         assert session.scalar(select(func.count()).select_from(AuditEntry)
                               .where(AuditEntry.action == "person.create")) == 2
     db.close()
+
+
+def test_the_manipulation_plot_is_never_empty() -> None:
+    from consentry.service.ui.evidence import manipulation_svg
+
+    still = manipulation_svg({"score": 0.71, "threshold": 0.65395, "flagged": True,
+                              "tracks": [{"track": 0, "score": 0.71, "timeline": [[0.0, 0.71]]}]}, True)
+    assert still.count('class="value"') == 1 and 'class="threshold"' in still and "0.710" in still
+    assert "polyline" not in still
+    video = manipulation_svg({"score": 0.4, "threshold": 0.65, "tracks": [
+        {"track": 0, "score": 0.4, "timeline": [[0.0, 0.1], [0.5, 0.4], [1.0, 0.2]]},
+        {"track": 1, "score": 0.2, "timeline": [[0.5, 0.2], [1.5, 0.1]]}]}, False)
+    assert video.count('class="track"') == 2 and "0.0 to 1.5" in video
+    assert manipulation_svg({}, True) == "" and manipulation_svg({"score": None}, False) == ""

@@ -84,6 +84,40 @@ class Review:
         return int(result["item_id"])
 
 
+def scan_into_review(r: Review, client: TestClient, seed: int, name: str) -> int:
+    """An item stored by a scan (the CLI's path, so the file's own name is kept) that the
+    policy sends to review: its item id."""
+    from consentry.pipeline.scan import Pipeline
+    from consentry.policy.engine import RulesPolicy
+    from consentry.settings import ScanSettings
+
+    path = r.image(seed, name)
+    r.bank_image(client, path)
+    sink = _Collect()
+    Pipeline(r.db, RulesPolicy.from_file(None)).scan([path], [sink], ScanSettings(signals=("hash",)),
+                                                     workers=0)
+    (report,) = sink.reports
+    assert report.verdict is not None and report.verdict.action == "review"
+    return int(report.item_id)  # type: ignore[arg-type]
+
+
+class _Collect:
+    def __init__(self) -> None:
+        self.reports: list[Any] = []
+
+    def start(self, scan_id: int, total: int | None) -> None:
+        pass
+
+    def item(self, report: Any) -> None:
+        self.reports.append(report)
+
+    def flush(self) -> None:
+        pass
+
+    def finish(self, summary: Any) -> None:
+        pass
+
+
 def build(db_url: str, tmp_path: Path, *, retain: bool = True, break_after: int = 25) -> Review:
     db = open_database(db_url)
     settings = ServiceSettings(spool_dir=tmp_path / "spool", rate_per_minute=0, job_poll_s=0.02,

@@ -49,13 +49,16 @@ def _load(request: Request, item_id: int, signin: SignIn) -> dict[str, Any]:
                          persons=[m.get("person") for m in result["likeness"]])
         claim = review_store.active_claim(session, item_id)
         history = review_store.decisions(session, item_id)
-        external = session.scalar(select(Job.external_id).where(Job.item_id == item_id))
+        job = session.execute(select(Job.id, Job.external_id).where(Job.item_id == item_id)).first()
+        external = job.external_id if job else None
         bank_list = [(b.name, b.kind) for b in banks.list_banks(session)]
         path = item.path
     keeper = vault(request)
     kept = keeper.info(item_id) if keeper is not None else None
     return {"item_id": item_id, "result": result, "state": state, "claim": claim, "history": history,
-            "external_id": external, "name": path.rsplit("/", 1)[-1], "kind": result.get("kind"),
+            "external_id": external, "kind": result.get("kind"),
+            # an API upload's path is its spool file: say what it is instead
+            "name": "API upload" if job else path.rsplit("/", 1)[-1],
             "evidence": ev.evidence(result, may_see_likeness=see_likeness),
             "kept": kept, "retention_on": keeper is not None,
             "choices": allowed(state, role),

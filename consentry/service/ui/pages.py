@@ -166,7 +166,7 @@ def queue_rows(db, role: str, filters: dict[str, str]) -> list[dict[str, Any]]: 
                 or (filters.get("source") and filters["source"] != source)):
             continue
         out.append({"row": row, "banks": banks, "signals": signals, "codes": codes, "source": source,
-                    "name": row.path.rsplit("/", 1)[-1]})
+                    "name": "API upload" if source == "api" else row.path.rsplit("/", 1)[-1]})
     return out
 
 
