@@ -423,3 +423,29 @@ def test_the_manipulation_plot_is_never_empty() -> None:
         {"track": 1, "score": 0.2, "timeline": [[0.5, 0.2], [1.5, 0.1]]}]}, False)
     assert video.count('class="track"') == 2 and "0.0 to 1.5" in video
     assert manipulation_svg({}, True) == "" and manipulation_svg({"score": None}, False) == ""
+
+
+def test_a_video_shows_blurred_keyframes_and_plays_muted_only_after_a_reveal(rv) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    from consentry.testing.samples import write_video
+
+    api = rv.api()
+    path = write_video(rv.folder / "clip.mp4", frames=45, fps=15, seed=3)
+    rv.bank_image(api, path)
+    result = rv.upload(api, path)
+    assert result["kind"] == "video" and result["verdict"]["action"] == "review"
+    item = int(result["item_id"])
+    rev = sign_in(rv, "rev")
+    page = rev.get(f"/ui/items/{item}").text
+    assert page.count(f'src="/ui/items/{item}/keyframe?i=') == 6 and "<video" not in page
+    frame = rev.get(f"/ui/items/{item}/keyframe?i=2")
+    assert frame.status_code == 200 and Image.open(io.BytesIO(frame.content)).mode == "L"
+    assert rev.get(f"/ui/items/{item}/video").status_code == 403  # not before the reveal
+    assert post(rev, f"/ui/items/{item}/reveal").status_code == 303
+    page = rev.get(f"/ui/items/{item}").text
+    tag = re.search(r"<video[^>]*>", page).group(0)  # type: ignore[union-attr]
+    assert "muted" in tag and "autoplay" not in tag and "controls" in tag
+    played = rev.get(f"/ui/items/{item}/video")
+    assert played.status_code == 200 and played.content == path.read_bytes()
+    assert Image.open(io.BytesIO(rev.get(f"/ui/items/{item}/keyframe?i=2").content)).mode == "RGB"

@@ -167,3 +167,43 @@ def test_a_shift_in_the_browser(served, tmp_path: Path) -> None:  # type: ignore
     after = _upload(r, api, path)
     assert TARGET not in {m["bank"] for m in after.get("matches", [])}
     assert dialogs == ["Show this item without blur? This is recorded."]  # nothing hostile ran
+
+
+@pytest.mark.slow
+def test_screens_with_detector_and_video_evidence(served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The item page of an image scored by the manipulation detector (a single marked value)
+    and of a video (its blurred keyframe strip), for docs/review.md."""
+    from consentry.match.banks import service as banks
+    from consentry.match.banks.records import records_from_item
+    from consentry.testing.samples import astronaut, write_video
+
+    r, base, api = served
+    photo = r.folder / "astronaut.png"
+    astronaut().save(photo)
+    clip = write_video(r.folder / "clip.mp4", frames=60, fps=15, seed=5)
+    ids = []
+    for path, signals in ((photo, "hash,faces,manipulation"), (clip, "hash")):
+        banks.add(r.db, DEEPFAKES, records_from_item(_upload(r, api, path)), source="file", actor="test",
+                  case_id="HL-7")
+        with open(path, "rb") as f:
+            res = api.post("/v1/scan", params={"wait": 120}, files={"file": (path.name, f)},
+                           data={"signals": signals, "external_id": f"post-{len(ids) + 1}"},
+                           headers=r.auth("submitter"))
+        assert res.status_code == 200, res.text
+        ids.append(int(res.json()["result"]["item_id"]))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            _sign_in(page, base, "senior")
+            page.goto(f"{base}/ui/items/{ids[0]}")
+            plot = page.locator("svg.plot")
+            assert plot.count() == 1 and plot.locator("circle.value").count() == 1
+            _shot(page, tmp_path, "review-item-detector.png")
+            page.goto(f"{base}/ui/items/{ids[1]}")
+            assert page.locator(".strip img.protected").count() == 6
+            loaded = "[...document.querySelectorAll('.strip img')].every(i => i.naturalWidth > 0)"
+            assert page.evaluate(loaded)
+            _shot(page, tmp_path, "review-item-video.png")
+        finally:
+            browser.close()
