@@ -35,6 +35,7 @@ COMMANDS = {
     "policy": "consentry.cli.policy",
     "eval": "consentry.cli.evaluate",
     "train-detector": "consentry.cli.train_detector",
+    "user": "consentry.cli.user",
 }
 
 
@@ -54,6 +55,7 @@ SHORT_HELP = {
     "scan": "Scan images, videos and folders; store and print what was found.",
     "scans": "Past scans and their results.",
     "train-detector": "Retrain the manipulation detector.",
+    "user": "People's accounts for the review UI (/ui): create, list.",
 }
 
 
