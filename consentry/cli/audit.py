@@ -19,7 +19,8 @@ def command() -> None:
 @click.option("--action", help="Only rows of this action (e.g. bank.add, likeness.match).")
 @click.option("--subject", help="Only rows about this subject (e.g. person:3).")
 @click.option("--after", "after_id", type=int, default=0, help="Rows after this id.")
-@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
+              help="How many of the newest audit rows to list.")
 @common_options
 @handle_errors
 def list_cmd(action: str | None, subject: str | None, after_id: int, limit: int) -> None:

@@ -13,7 +13,8 @@ from consentry.cli.common import db_option, handle_errors, state
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (put a TLS proxy in front for anything but loopback).")
-@click.option("--port", type=click.IntRange(1, 65535), default=5100, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=5100, show_default=True,
+              help="TCP port to listen on.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="HTTP worker processes (each holds the bank indexes, memory-mapped).")
 @click.option("--job-workers", type=click.IntRange(min=0),
