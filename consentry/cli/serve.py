@@ -22,7 +22,8 @@ from consentry.cli.common import db_option, handle_errors, state
               "only accepts jobs).")
 @click.option("--spool", "spool_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Folder for uploads waiting for their job (default: beside the database).")
-@click.option("--max-upload-mb", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--max-upload-mb", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Refuse uploads larger than this (megabytes), before reading them whole.")
 @click.option("--rate-per-minute", type=click.IntRange(min=0), default=600, show_default=True,
               help="Requests per minute per key unless the key has its own (0: unlimited).")
 @click.option("--job-lease-seconds", type=click.FloatRange(min=1), default=60.0, show_default=True,
