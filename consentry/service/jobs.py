@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
@@ -18,7 +19,7 @@ from consentry.actions.sinks import ListSink, Sink
 from consentry.pipeline.scan import Pipeline
 from consentry.policy.engine import RulesPolicy
 from consentry.service.config import ServiceSettings
-from consentry.settings import ScanSettings
+from consentry.settings import Limits, ScanSettings
 from consentry.store import jobs as job_store
 from consentry.store.db import Database
 from consentry.store.jobs import JobRecord
@@ -112,7 +113,15 @@ class _LeaseKeeper(threading.Thread):
 
     def run(self) -> None:
         every = max(0.5, self.runner.settings.job_lease_s / 3)
+        # Analysing in this process (scan_workers=0), this thread is the watchdog: a batch
+        # stuck past the per-item limit ends the process; the server starts another, and the
+        # jobs run again once their leases lapse (a job that does this 3 times ends in error).
+        limit = Limits().max_item_s * len(self.job_ids)
+        deadline = time.monotonic() + limit if limit and self.runner.settings.scan_workers == 0 else None
         while not self.done.wait(every):
+            if deadline is not None and time.monotonic() > deadline:
+                log.error("job batch stuck for %.0f s: ending this job worker", limit)
+                os._exit(70)
             try:
                 job_store.extend_lease(self.runner.db, self.runner.name, self.job_ids,
                                        self.runner.settings.job_lease_s)
@@ -126,11 +135,17 @@ def run_job_worker(db_url: str, settings: ServiceSettings) -> None:
 
     from consentry.store.db import open_database
 
-    db = open_database(db_url)
-    from consentry.actions.webhooks import WebhookSink
+    if settings.scan_workers == 0:  # analysing in this process: cap it as a scan worker is capped
+        cap = Limits().max_worker_memory
+        if cap:
+            import resource
 
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    from consentry.actions.webhooks import WebhookSink
     from consentry.service.ui.settings import review_sinks  # keeps media for review, if configured
 
-    runner = JobRunner(db, settings, extra_sinks=(WebhookSink(db), *review_sinks(db, settings.spool_dir)))
+    db = open_database(db_url)
+    sinks = (WebhookSink(db), *review_sinks(db, settings.spool_dir))
+    runner = JobRunner(db, settings, extra_sinks=sinks)
     signal.signal(signal.SIGTERM, lambda *_: runner.stop.set())
     runner.run_forever()

@@ -84,10 +84,11 @@ def serve(db: Database, *, host: str, port: int, workers: int, job_workers: int,
           max_upload_bytes: int, rate_per_minute: int, job_lease_s: float = 60.0) -> None:
     import uvicorn
 
-    # Each job worker analyses in its own process (scan_workers=1): the worker process is the
-    # boundary a hostile file can crash, and no pool is forked per batch of uploads.
+    # Each job worker analyses in its own process (scan_workers=0): that process is the
+    # boundary a hostile file can crash (memory-capped, with a watchdog: consentry.service.jobs),
+    # so no analysis pool is forked for every batch of uploads.
     settings = replace(ServiceSettings(spool_dir=spool_dir), max_upload_bytes=max_upload_bytes,
-                       rate_per_minute=rate_per_minute, job_lease_s=job_lease_s, scan_workers=1)
+                       rate_per_minute=rate_per_minute, job_lease_s=job_lease_s, scan_workers=0)
     spool_dir.mkdir(parents=True, exist_ok=True)
     requeued = recover_jobs(db)
     if requeued:
