@@ -177,11 +177,8 @@ def appeal(db: Database, item_id: int, *, actor: str, key_id: str | None, role: 
             if owner is None or owner != key_id:
                 raise DecisionError(404, f"no item {item_id}")  # others' items are not shown
         state = review_store.state_of(session, item_id)
-        if state not in ("confirmed", "upheld"):
+        if state != "confirmed":  # once: an upheld or reversed appeal is final
             raise DecisionError(409, f"only a confirmed item can be appealed (this one is {state})")
-        if session.scalar(select(ReviewDecision.id).where(ReviewDecision.item_id == item_id,
-                                                           ReviewDecision.decision == "uphold")):
-            raise DecisionError(409, "this item's appeal was already decided")
         review_store.record_decision(session, item_id, actor, role, "appeal", "appealed", note=reason)
         if vault is not None:
             vault.reopen(session, item_id)
