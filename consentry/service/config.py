@@ -18,6 +18,7 @@ class ServiceSettings:
     job_batch: int = 32  # jobs one pipeline run takes at once
     job_lease_s: float = 60.0
     job_poll_s: float = 0.05
+    job_gather_s: float = 0.02  # a batch smaller than job_batch waits this long for more
     scan_workers: int | None = None  # analysis processes per pipeline run (default: cores)
     # Named policy files a scan may ask for (``policy=NAME``); absent: the shipped default.
     policies: dict[str, Path] = field(default_factory=dict)

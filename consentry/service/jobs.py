@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from consentry.actions.sinks import ListSink, Sink
+from consentry.actions.sinks import Sink
 from consentry.pipeline.scan import Pipeline
 from consentry.policy.engine import RulesPolicy
 from consentry.service.config import ServiceSettings
@@ -23,6 +23,7 @@ from consentry.settings import Limits, ScanSettings
 from consentry.store import jobs as job_store
 from consentry.store.db import Database
 from consentry.store.jobs import JobRecord
+from consentry.types import ItemReport, ScanSummary
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class JobRunner:
         self.name = name or worker_name()
         self.extra_sinks = extra_sinks
         self.stop = threading.Event()
+        self._policies: dict[str | None, RulesPolicy] = {}
 
     def run_forever(self) -> None:
         while not self.stop.is_set():
@@ -50,10 +52,15 @@ class JobRunner:
                 self.stop.wait(1.0)
 
     def run_once(self) -> int:
-        """Claim and run one batch; returns how many jobs it took."""
-        claimed = job_store.claim(self.db, self.name, self.settings.job_batch, self.settings.job_lease_s)
+        """Claim and run one batch; returns how many jobs it took. A small batch waits a
+        moment for more (``job_gather_s``): each pipeline run has a fixed cost."""
+        batch, lease = self.settings.job_batch, self.settings.job_lease_s
+        claimed = job_store.claim(self.db, self.name, batch, lease)
         if not claimed:
             return 0
+        if len(claimed) < batch and self.settings.job_gather_s > 0:
+            time.sleep(self.settings.job_gather_s)
+            claimed += job_store.claim(self.db, self.name, batch - len(claimed), lease)
         groups: dict[tuple[Any, Any], list[JobRecord]] = defaultdict(list)
         for job in claimed:
             groups[(job.signals, job.policy)].append(job)
@@ -74,25 +81,25 @@ class JobRunner:
         paths = [Path(p) for p, j in by_path.items() if j not in missing]
         if not paths:
             return
-        collected = ListSink()
+        ender = _JobEnder(self, by_path)
         try:
-            rules = RulesPolicy.from_file(self.settings.policies[policy] if policy else None)
-            Pipeline(self.db, rules).scan(paths, [collected, *self.extra_sinks],
-                                          ScanSettings(signals=signals),
+            rules = self._policy(policy)
+            Pipeline(self.db, rules).scan(paths, [ender, *self.extra_sinks], ScanSettings(signals=signals),
                                           workers=self.settings.scan_workers)
         except Exception as exc:
             log.exception("job runner: pipeline failed")
-            for path in paths:
-                self._end(by_path[str(path)], None, None, f"the scan failed: {exc}")
+            ender.flush()
+            for job in list(by_path.values()):
+                self._end(job, None, None, f"the scan failed: {exc}")
             return
-        for report in collected.reports:
-            job = by_path.pop(str(report.path), None)
-            if job is None:
-                continue
-            result = {**report.as_json(), "job_id": job.job_id, "external_id": job.external_id}
-            self._end(job, result, report.item_id, None)
+        ender.flush()
         for job in by_path.values():
             self._end(job, None, None, "the scan gave no result for this upload")
+
+    def _policy(self, name: str | None) -> RulesPolicy:
+        if name not in self._policies:
+            self._policies[name] = RulesPolicy.from_file(self.settings.policies[name] if name else None)
+        return self._policies[name]
 
     def _end(self, job: JobRecord, result: dict[str, Any] | None, item_id: int | None,
              error: str | None) -> None:
@@ -100,6 +107,36 @@ class JobRunner:
                                  error=error)
         if ended and job.spool_path:
             Path(job.spool_path).unlink(missing_ok=True)
+
+
+class _JobEnder:
+    """A sink that ends each stored batch's jobs in one transaction as the pipeline stores
+    them (so results stream out before the whole run is over)."""
+
+    def __init__(self, runner: JobRunner, by_path: dict[str, JobRecord]) -> None:
+        self.runner = runner
+        self.by_path = by_path
+        self.pending: list[tuple[JobRecord, dict[str, Any], int | None]] = []
+
+    def start(self, scan_id: int, total: int | None) -> None:
+        pass
+
+    def item(self, report: ItemReport) -> None:
+        job = self.by_path.pop(str(report.path), None)
+        if job is not None:
+            result = {**report.as_json(), "job_id": job.job_id, "external_id": job.external_id}
+            self.pending.append((job, result, report.item_id))
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        ended = job_store.finish_many(self.runner.db, self.runner.name,
+                                      [(j.job_id, r, i, None) for j, r, i in pending])
+        for job, _result, _item in pending:
+            if job.job_id in ended and job.spool_path:
+                Path(job.spool_path).unlink(missing_ok=True)
+
+    def finish(self, summary: ScanSummary) -> None:
+        self.flush()
 
 
 class _LeaseKeeper(threading.Thread):

@@ -124,6 +124,25 @@ def finish(db: Database, job_id: str, worker: str, *, result: dict[str, Any] | N
         return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
+def finish_many(db: Database, worker: str,
+                ends: list[tuple[str, dict[str, Any] | None, int | None, str | None]]) -> set[str]:
+    """``finish`` for several jobs (job id, result, item id, error) in one transaction;
+    returns the ids this worker ended."""
+    ended: set[str] = set()
+    if not ends:
+        return ended
+    now = utcnow()
+    with db.session() as session:
+        for job_id, result, item_id, error in ends:
+            done = session.execute(
+                update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == "running")
+                .values(status="error" if error else "done", result=result, item_id=item_id,
+                        error=error, finished_at=now, lease_until=None, spool_path=None))
+            if done.rowcount:  # type: ignore[attr-defined]
+                ended.add(job_id)
+    return ended
+
+
 def release_worker(db: Database, worker_prefix: str | None = None) -> int:
     """Put running jobs back in the queue at once: on SQLite (one server) every running job
     at start-up belongs to a dead process; on PostgreSQL leases expire instead."""
