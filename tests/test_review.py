@@ -198,6 +198,15 @@ def test_sign_in_cookies_rate_limit_and_expiry(rv) -> None:  # type: ignore[no-u
     with rv.db.session() as session:  # idle past the limit: signed out
         session.execute(update(ReviewSession).values(last_seen_at=utcnow() - timedelta(hours=1)))
     assert fresh.get("/ui/queue").url.path == "/ui/login"
+    late = sign_in(rv, "rev2")
+    with rv.db.session() as session:  # past its lifetime, however busy: signed out
+        session.execute(update(ReviewSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert late.get("/ui/queue").url.path == "/ui/login"
+    # never sent on to another site after signing in
+    t = CSRF.search(fresh.get("/ui/login").text).group(1)  # type: ignore[union-attr]
+    away = fresh.post("/ui/login", data={"csrf": t, "name": "rev2", "password": PASSWORD,
+                                         "next": "//evil.example/ui/"}, follow_redirects=False)
+    assert away.headers["location"] == "/ui/queue"
     # signing out ends the session on the server, not only in the browser
     again = sign_in(rv, "rev2")
     stolen = dict(again.cookies)
