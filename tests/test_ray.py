@@ -141,3 +141,18 @@ def test_index_shards_on_ray_actors_answer_as_one_index(cluster: str, tmp_path: 
     assert len(expected[0]) >= 200
     for a, b in zip(remote.search(queries), expected, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_video_segments_on_ray_tasks_equal_the_unsplit_item(cluster: str, tmp_path: Path) -> None:
+    from consentry.pipeline.analysis import Analyser
+    from consentry.pipeline.ray_engine import ray_map
+    from consentry.pipeline.segments import analyse_split
+    from consentry.signals.options import HashOptions
+    from consentry.testing.samples import write_video
+
+    clip = write_video(tmp_path / "clip.mp4", frames=150, fps=25, size=(160, 120))
+    settings = ScanSettings(signals=("hash",), options=(HashOptions(video_fps=5.0),))
+    classes = catalog.resolve(("hash",))
+    split = analyse_split(clip, settings, classes, 3, map_fn=ray_map)
+    assert split.as_json() == Analyser(settings, classes).analyse(clip).as_json()
+    assert len(split.as_json()["vpdq"]) == 30

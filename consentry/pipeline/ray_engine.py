@@ -15,7 +15,7 @@ import contextlib
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -277,3 +277,11 @@ def ray_sharded_index(folder: Path, *, memory_per_shard: int | None = None) -> A
     shards = [RemoteShard(remote.remote(str(folder / f"shard-{i:03d}")))
               for i in range(layout["shards"])]
     return ShardedIndex(shards, layout["cut"], layout["bounds"], layout["threshold"])
+
+
+def ray_map(fn: Callable[..., Any], tasks: Sequence[Any]) -> list[Any]:
+    """``map`` over Ray tasks (one per item of ``tasks``), e.g. for the segments of a long video
+    (consentry.pipeline.segments.analyse_split's ``map_fn``): results in order."""
+    ray = _ray()
+    remote = ray.remote(num_cpus=1)(fn)
+    return ray.get([remote.remote(task) for task in tasks])
