@@ -190,3 +190,36 @@ def test_manifest_line_errors_name_the_line(bad: str, tmp_path: Path) -> None:
     manifest.write_text('{"path": "ok.png"}\n' + bad + "\n")
     with pytest.raises(ConfigError, match=r"m\.jsonl:2"):
         list(read_manifest(manifest))
+
+
+def test_a_folder_in_a_manifest_and_an_entry_that_became_a_folder(run_cli, tmp_path: Path) -> None:
+    _images(tmp_path / "media", 2)
+    (tmp_path / "later").mkdir()
+    _images(tmp_path / "later" / "inside", 1)
+    manifest = tmp_path / "list.txt"
+    manifest.write_text("media\n")
+    result = run_cli("backfill", "run", str(manifest), "--signals", "hash", "--json")
+    assert result.code == 0, result.stderr
+    assert len(result.lines) == 2  # the folder's files, one entry each
+    # An entry that is a folder by the time it is analysed is an error, not a lost entry.
+    from consentry.pipeline.backfill.engine import LocalEngine
+    from consentry.pipeline.backfill.run import Backfill
+    from consentry.policy.engine import RulesPolicy
+    from consentry.settings import ScanSettings
+    from consentry.signals import catalog
+
+    url = f"sqlite:///{tmp_path / 'other.db'}"
+    db = open_database(url)
+    try:
+        run_id = store.create_run(db, "k", [], {}, {})
+        store.write_manifest(db, run_id, [(tmp_path / "later", None)])
+        classes = catalog.resolve(("hash",))
+        engine = LocalEngine(ScanSettings(signals=("hash",)), classes, 1)
+        run = store.get_run(db, run_id)
+        assert run is not None
+        Backfill(db, RulesPolicy.from_file(), classes, engine).run(run)
+        (entry,) = store.entries(db, run_id)
+        assert entry.state == "error" and entry.error_code == "not_regular"
+        assert store.counts(db, run_id)["error"] == 1
+    finally:
+        db.close()

@@ -51,8 +51,12 @@ def read_manifest(manifest: Path) -> Iterator[ManifestEntry]:
                 path, external_id = _json_line(manifest, lineno, line)
             else:
                 path, external_id = Path(os.fsdecode(line)), None
-            target = path if path.is_absolute() else base / path
-            yield Path(os.path.abspath(target)), external_id
+            target = Path(os.path.abspath(path if path.is_absolute() else base / path))
+            if target.is_dir():  # a folder listed in a manifest: its files, under its id
+                for entry in walk([target]):
+                    yield entry.path, external_id
+            else:
+                yield target, external_id
 
 
 def _json_line(manifest: Path, lineno: int, line: bytes) -> tuple[Path, str | None]:

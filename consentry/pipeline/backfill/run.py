@@ -157,9 +157,17 @@ class Backfill:
 
         if to_analyse:
             for report in self.engine.reports([e.path for e in to_analyse], on_wait=store_now):
-                batch.append((by_path[report.path].popleft(), report))
+                waiting = by_path.get(report.path)
+                if not waiting:  # a file inside an entry that became a folder: not listed
+                    continue
+                batch.append((waiting.popleft(), report))
                 if len(batch) >= BATCH_ITEMS or time.monotonic() - started >= BATCH_SECONDS:
                     store_now()
+            for entry in [e for queue in by_path.values() for e in queue]:  # never answered
+                report = ItemReport(path=entry.path)
+                report.fail("not_regular", "no longer a file (it became a folder since it was "
+                            "listed)")
+                batch.append((entry, report))
         while batch:  # twins linked by the last store come back as a new batch
             store_now()
         # Twins of a file that failed (or waits for a retry) go back untried: the next
