@@ -73,6 +73,23 @@ def _job_worker(db_url: str, settings_json: str, parent: int) -> None:
     run_job_worker(db_url, settings)
 
 
+def sweep_spool(db: Database, folder: Path, *, orphan_age_s: float = 3600.0) -> int:
+    """Delete spooled uploads whose job has ended (a server killed between ending a job and
+    deleting its bytes leaves them), and uploads without a job row older than an hour (a
+    server killed while an upload was coming in). Returns how many were deleted."""
+    files = [p for p in folder.glob("*") if p.is_file()] if folder.is_dir() else []
+    names = [p.name for p in files]
+    ended, known = job_store.ended_ids(db, names), job_store.known_ids(db, names)
+    now = time.time()
+    n = 0
+    for path in files:
+        orphan = path.name not in known and now - path.stat().st_mtime > orphan_age_s
+        if path.name in ended or orphan:
+            path.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
 def recover_jobs(db: Database) -> int:
     """SQLite has one server: a job still running at start belonged to a process that died."""
     if db.dialect == "sqlite":
@@ -90,6 +107,7 @@ def serve(db: Database, *, host: str, port: int, workers: int, job_workers: int,
     settings = replace(ServiceSettings(spool_dir=spool_dir), max_upload_bytes=max_upload_bytes,
                        rate_per_minute=rate_per_minute, job_lease_s=job_lease_s, scan_workers=0)
     spool_dir.mkdir(parents=True, exist_ok=True)
+    sweep_spool(db, spool_dir / "jobs")
     requeued = recover_jobs(db)
     if requeued:
         log.warning("%d jobs left running by a stopped server are queued again", requeued)

@@ -162,6 +162,24 @@ def depth(db: Database) -> dict[str, int]:
     return counts
 
 
+def ended_ids(db: Database, job_ids: list[str]) -> set[str]:
+    """Which of these jobs have ended (done or error)."""
+    found: set[str] = set()
+    with db.session() as session:
+        for lo in range(0, len(job_ids), 500):
+            found.update(session.scalars(select(Job.id).where(
+                Job.id.in_(job_ids[lo : lo + 500]), Job.status.in_(("done", "error")))))
+    return found
+
+
+def known_ids(db: Database, job_ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    with db.session() as session:
+        for lo in range(0, len(job_ids), 500):
+            found.update(session.scalars(select(Job.id).where(Job.id.in_(job_ids[lo : lo + 500]))))
+    return found
+
+
 def unfinished_spool_paths(db: Database) -> set[str]:
     with db.session() as session:
         return {p for p in session.scalars(select(Job.spool_path).where(Job.spool_path.is_not(None)))}
