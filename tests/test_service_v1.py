@@ -113,3 +113,22 @@ def test_audit_and_keys_through_the_api(api) -> None:  # type: ignore[no-untyped
     assert client.get("/v1/verdicts", params={"action": "review"}, headers=h["operator"]).json() == []
     assert client.get("/v1/persons", headers=h["operator"]).json() == []
     assert client.get("/v1/persons", headers=h["admin"]).status_code == 403  # operators only
+
+
+def test_key_commands(run_cli, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
+    made = run_cli("--json", "key", "create", "--name", "ci", "--role", "submitter", "--expires-days", "30")
+    assert made.code == 0, made.stderr
+    key = made.lines[0]["key"]
+    assert key.startswith("csk_") and made.lines[0]["role"] == "submitter"
+    plain = run_cli("key", "create", "--name", "ops", "--role", "admin")
+    assert plain.stdout.strip().startswith("csk_") and "only time" in plain.stderr
+    listed = run_cli("--json", "key", "list").lines
+    assert [k["name"] for k in listed] == ["ci", "ops"] and all("key" not in k for k in listed)
+    key_id = made.lines[0]["key_id"]
+    assert run_cli("key", "revoke", key_id).code == 0
+    assert [k["active"] for k in run_cli("--json", "key", "list").lines] == [False, True]
+    assert run_cli("key", "create", "--name", "x", "--role", "root").code == 2
+    db = open_database(sqlite_url)
+    assert keys.authenticate(db, key) is None  # revoked
+    assert keys.authenticate(db, plain.stdout.strip()) is not None
+    db.close()
