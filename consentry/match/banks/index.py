@@ -98,8 +98,10 @@ def _load(path: Path) -> MIHIndex | None:
 
 def _rows_after(db: Database, htype: type[HashType], watermark: int
                 ) -> tuple[np.ndarray, np.ndarray, int]:
-    hashes: list[str] = []
-    payload: list[int] = []
+    """The index rows of entries after ``watermark``, converted to words a batch at a time
+    (a million hex strings held at once would be ~0.2 GB)."""
+    words: list[np.ndarray] = []
+    payload: list[np.ndarray] = []
     n_entries = 0
     with db.session() as session:
         rows = session.execute(
@@ -107,9 +109,16 @@ def _rows_after(db: Database, htype: type[HashType], watermark: int
             .where(BankEntry.signal == htype.name, BankEntry.id > watermark).order_by(BankEntry.id)
             .execution_options(yield_per=_BATCH)
         )
-        for entry_id, value in rows:
-            n_entries += 1
-            for key in htype.index_keys(value):  # vPDQ: one row per distinct frame hash
-                hashes.append(key)
-                payload.append(entry_id)
-    return hex_to_words(hashes), np.array(payload, dtype=np.int64), n_entries
+        for batch in rows.partitions():
+            hashes: list[str] = []
+            ids: list[int] = []
+            for entry_id, value in batch:
+                n_entries += 1
+                for key in htype.index_keys(value):  # vPDQ: one row per distinct frame hash
+                    hashes.append(key)
+                    ids.append(entry_id)
+            words.append(hex_to_words(hashes))
+            payload.append(np.array(ids, dtype=np.int64))
+    if not words:
+        return np.empty((0, 4), dtype=np.uint64), np.empty(0, dtype=np.int64), 0
+    return np.concatenate(words), np.concatenate(payload), n_entries
