@@ -13,6 +13,7 @@ from consentry.pipeline.analysis import Analyser
 from consentry.settings import ScanSettings
 from consentry.signals.hashes import HashSignal
 from consentry.signals.hashing import pdq
+from consentry.signals.options import HashOptions
 from consentry.testing.samples import astronaut, synthetic_scene, write_video
 
 
@@ -89,9 +90,9 @@ def test_video_containers(tmp_path: Path, analyser: Analyser, ext: str, codec: s
 
 def test_every_frame_and_rate(tmp_path: Path) -> None:
     path = write_video(tmp_path / "clip.mp4", frames=60, fps=30)
-    every = Analyser(ScanSettings(video_fps=None), [HashSignal]).analyse(path)
+    every = Analyser(ScanSettings(options=(HashOptions(every_frame=True),)), [HashSignal]).analyse(path)
     assert len(every.results["hash"].fields["vpdq"]) == 60
-    twice = Analyser(ScanSettings(video_fps=2.0), [HashSignal]).analyse(path)
+    twice = Analyser(ScanSettings(options=(HashOptions(video_fps=2.0),)), [HashSignal]).analyse(path)
     assert [f["frame"] for f in twice.results["hash"].fields["vpdq"]] == [0, 15, 30, 45]
 
 

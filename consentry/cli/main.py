@@ -35,6 +35,10 @@ COMMANDS = {
     "policy": "consentry.cli.policy",
     "eval": "consentry.cli.evaluate",
     "train-detector": "consentry.cli.train_detector",
+    "serve": "consentry.cli.serve",
+    "key": "consentry.cli.key",
+    "audit": "consentry.cli.audit",
+    "webhook": "consentry.cli.webhook",
     "user": "consentry.cli.user",
 }
 
@@ -55,6 +59,10 @@ SHORT_HELP = {
     "scan": "Scan images, videos and folders; store and print what was found.",
     "scans": "Past scans and their results.",
     "train-detector": "Retrain the manipulation detector.",
+    "serve": "Serve the HMA-compatible and native HTTP API (docs/service.md).",
+    "key": "API keys of the service: create, list, revoke, grant feeds.",
+    "audit": "The audit log: list rows, verify the chain.",
+    "webhook": "Webhooks: signed POSTs of verdicts and decisions, retried, dead letters replayable.",
     "user": "People's accounts for the review UI (/ui): create, list.",
 }
 
