@@ -195,10 +195,13 @@ def _report(name: str, result: service.AddResult, extra: dict[str, Any]) -> None
 @click.option("--note", help="A note kept with each entry.")
 @click.option("--video-fps", type=click.FloatRange(min=0.001), default=1.0, show_default=True,
               help="Video frames hashed per second (vPDQ) for FILES.")
+@click.option("--frames-as-stills", is_flag=True,
+              help="Also bank each distinct frame of a video as a photo (PDQ), so a screenshot or "
+              "a still taken from it matches.")
 @common_options
 @handle_errors
 def add_cmd(name: str, files: tuple[Path, ...], scan_id: int | None, hashes_file: Path | None,
-            case_id: str | None, note: str | None, video_fps: float) -> None:
+            case_id: str | None, note: str | None, video_fps: float, frames_as_stills: bool) -> None:
     """Add media FILES (hashed here, never stored), a past scan's items, or a hash list."""
     if not files and scan_id is None and hashes_file is None:
         fail("name FILES, --from-scan ID or --hashes FILE")
@@ -216,6 +219,8 @@ def add_cmd(name: str, files: tuple[Path, ...], scan_id: int | None, hashes_file
                 problems.append(f"{report.path}: {report.error or 'no hash'}")
             else:
                 records.extend(records_from_item(item))
+                if frames_as_stills:
+                    records.extend(_frames_as_stills(item))
     if scan_id is not None:
         records.extend(service.scan_records(db, scan_id))
     if hashes_file is not None:
@@ -228,6 +233,14 @@ def add_cmd(name: str, files: tuple[Path, ...], scan_id: int | None, hashes_file
         click.echo(f"skipped {problem}", err=True)
     if problems:
         sys.exit(EXIT_PARTIAL)
+
+
+def _frames_as_stills(item: dict) -> list[BankRecord]:
+    """A PDQ entry per distinct frame of a video item (the bank's quality gate still applies)."""
+    frames = {f["hash"]: f for f in item.get("vpdq") or []}
+    return [make_record("pdq", h, quality=f.get("quality"),
+                        attributes={"video_md5": item.get("md5"), "timestamp": f.get("timestamp")})
+            for h, f in frames.items()]
 
 
 def _hash_list(path: Path) -> list[BankRecord]:

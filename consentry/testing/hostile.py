@@ -166,6 +166,30 @@ def hide_in_frames(path: Path, hidden: Image.Image, fmt: str, *, position: int =
     return path
 
 
+def still_as_video(path: Path, still: Image.Image, *, seconds: float = 3.0, fps: int = 25,
+                   lead_in: float = 1.0) -> Path:
+    """A banked photo turned into a short H.264 video: ``lead_in`` seconds of an unrelated scene,
+    then the photo until the end (even dimensions, as H.264 wants)."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    width, height = (still.size[0] // 2) * 2, (still.size[1] // 2) * 2
+    photo = np.asarray(still.convert("RGB").resize((width, height)))
+    other = np.asarray(synthetic_scene(91, (width, height)))
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps, 1))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(int(seconds * fps)):
+            rgb = other if i < lead_in * fps else photo
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
 # -- sizes declared without the data ----------------------------------------------------------
 
 def jpeg_claiming_size(path: Path, width: int = 9000, height: int = 9000) -> Path:

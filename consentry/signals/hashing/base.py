@@ -141,7 +141,9 @@ class HashType(ABC):
                 continue
             d = cls.distance(query.value, value)
             if d <= settings.threshold and (best is None or d < best.distance):
-                best = EntryMatch(query.value, d, query.transform)
+                where = (("frame", query.frame), ("timestamp", query.timestamp)) \
+                    if query.frame is not None else ()
+                best = EntryMatch(query.value, d, query.transform, where)
         return best
 
     @classmethod

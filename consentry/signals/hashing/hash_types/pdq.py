@@ -60,13 +60,27 @@ class PdqType(HashType):
         output = result.output if result is not None else None
         dihedral = getattr(output, "dihedral", None)
         if not dihedral:
-            return cls.from_item(item_fields(report))
+            return cls.from_item(item_fields(report)) + cls.frame_queries(item_fields(report))
         queries = [ItemHash(d.hash, d.quality, transform=None if n == 0 else d.transform, dihedral=n > 0)
                    for n, d in enumerate(dihedral)]
         stored = getattr(output, "stored", None)
         if stored is not None:
             queries.append(ItemHash(stored.hash, stored.quality, transform="stored-orientation"))
         return queries
+
+    @classmethod
+    def frame_queries(cls, item: Mapping[str, Any]) -> list[ItemHash]:
+        """Each distinct frame of a video, an animation or a multi-page TIFF as a photo query,
+        so that a banked photo turned into a video, or hidden in frame 2 of a GIF, matches the
+        photo banks (with their PDQ threshold and quality gate; the match names the frame)."""
+        seen: dict[str, ItemHash] = {}
+        for frame in item.get("vpdq") or []:
+            if isinstance(frame, Mapping) and frame.get("hash") and frame["hash"] not in seen:
+                seen[str(frame["hash"])] = ItemHash(
+                    str(frame["hash"]), _int_or_none(frame.get("quality")),
+                    frame=_int_or_none(frame.get("frame")), timestamp=frame.get("timestamp"),
+                    transform="video-frame")
+        return list(seen.values())
 
     @classmethod
     def report_line(cls, item: Mapping[str, Any]) -> ReportLine | None:
