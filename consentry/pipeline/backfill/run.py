@@ -82,6 +82,7 @@ class Backfill:
         self._sinks: Sequence[Sink] = ()
         self._run_id = self._scan_id = 0
         self._last_beat = 0.0
+        self._interrupts = _Interrupts()
 
     def run(self, run: store.RunRecord, sinks: Sequence[Sink] = ()) -> ScanSummary:
         """Work until every entry is done or error (waiting for retries that are due later).
@@ -95,9 +96,11 @@ class Backfill:
             sink.start(run.scan_id, counts[store.PENDING] + counts[store.RUNNING])
         finished = False
         try:
-            with _sigterm_as_interrupt():
+            with self._interrupts.installed():
                 while True:
-                    entries = store.take_pending(self.db, run.run_id, self.owner, self.chunk_items)
+                    with self._interrupts.critical():
+                        entries = store.take_pending(self.db, run.run_id, self.owner,
+                                                     self.chunk_items)
                     if entries:
                         self._chunk(entries)
                     elif not self._wait_for_retry():
@@ -121,7 +124,8 @@ class Backfill:
         if when is None:
             return False
         time.sleep(min(HEARTBEAT_SECONDS, max(0.0, (when - utcnow()).total_seconds())))
-        store.heartbeat(self.db, self._run_id, self.owner)
+        with self._interrupts.critical():
+            store.heartbeat(self.db, self._run_id, self.owner)
         return True
 
     # -- one chunk ------------------------------------------------------------------------
@@ -129,7 +133,7 @@ class Backfill:
     def _chunk(self, entries: list[store.Entry]) -> None:
         with ThreadPoolExecutor(_HASH_THREADS) as pool:
             digests = list(pool.map(_digest, [e.path for e in entries]))
-        with self.db.session() as session:
+        with self._interrupts.critical(), self.db.session() as session:
             linked = store.linkable_items(session, [d.sha256 for d in digests if d], self.versions)
         ready: list[tuple[store.Entry, ItemReport]] = []
         twins: dict[str, list[tuple[store.Entry, _Digest]]] = {}
@@ -152,7 +156,8 @@ class Backfill:
 
         def store_now() -> None:
             nonlocal batch, started
-            batch = self._store(batch, twins)
+            with self._interrupts.critical():
+                batch = self._store(batch, twins)
             started = time.monotonic()
 
         if to_analyse:
@@ -175,7 +180,7 @@ class Backfill:
         handed_back = [store.EntryOutcome(e.entry_id, store.PENDING, attempted=False)
                        for group in twins.values() for e, _ in group]
         if handed_back:
-            with self.db.session() as session:
+            with self._interrupts.critical(), self.db.session() as session:
                 store.record_outcomes(session, self._run_id, self.owner, handed_back)
 
     def _store(self, batch: list[tuple[store.Entry, ItemReport]],
@@ -260,20 +265,43 @@ def _digest(path: Path) -> _Digest | None:
     return _Digest(sha256.hexdigest(), md5.hexdigest(), size) if size else None
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM ends a backfill as Ctrl-C does: what was stored stays stored, the rest is
-    handed back for the next run."""
+class _Interrupts:
+    """Ctrl-C and SIGTERM end a backfill, but never inside a database transaction: a
+    KeyboardInterrupt raised while SQLAlchemy hands a connection back can leave SQLite's
+    write lock held by that connection, and the hand-back of the chunk then finds the
+    database locked. Inside ``critical()`` a signal is noted and raised when it ends."""
 
-    def interrupt(_signum: int, _frame: object) -> None:
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending = False
+
+    def _handler(self, _signum: int, _frame: object) -> None:
+        if self.depth:
+            self.pending = True
+            return
         raise KeyboardInterrupt
 
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        try:
+            previous = [signal.signal(s, self._handler) for s in (signal.SIGINT, signal.SIGTERM)]
+        except ValueError:  # not the main thread: leave signals alone
+            yield
+            return
+        try:
+            yield
+        finally:
+            self.depth += 1  # the clean-up after an interruption is not interrupted again
+            signal.signal(signal.SIGINT, previous[0])
+            signal.signal(signal.SIGTERM, previous[1])
+
+    @contextmanager
+    def critical(self) -> Iterator[None]:
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if not self.depth and self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
