@@ -8,16 +8,15 @@ item then goes to every sink (JSON Lines, the HTML report, a terminal, webhooks)
 
 from __future__ import annotations
 
-import signal
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 from consentry.actions.sinks import Sink
 from consentry.match.matchers import matcher_classes
 from consentry.pipeline.decision import decide_batch
+from consentry.pipeline.interrupts import Interrupts
 from consentry.pipeline.runner import Analysis, default_workers
 from consentry.policy.base import Policy
 from consentry.policy.engine import RulesPolicy
@@ -78,23 +77,27 @@ class Pipeline:
         batch: list[ItemReport] = []
         batch_started = 0.0
 
+        interrupts = Interrupts()
+
         def store_batch() -> None:
             if not batch:
                 return
-            decide_batch(batch, self.db, scan_id, matchers, self.policy)
-            for report in batch:
-                summary.n_items += 1
-                summary.n_errors += report.status is ItemStatus.ERROR
-                summary.n_flagged += report.flagged
-                summary.n_known += report.known_item_id is not None
+            # Ctrl-C / SIGTERM wait until the batch is stored, counted and handed to the sinks
+            with interrupts.critical():
+                decide_batch(batch, self.db, scan_id, matchers, self.policy)
+                for report in batch:
+                    summary.n_items += 1
+                    summary.n_errors += report.status is ItemStatus.ERROR
+                    summary.n_flagged += report.flagged
+                    summary.n_known += report.known_item_id is not None
+                    for sink in sinks:
+                        sink.item(report)
+                batch.clear()
                 for sink in sinks:
-                    sink.item(report)
-            batch.clear()
-            for sink in sinks:
-                sink.flush()
+                    sink.flush()
 
         try:
-            with _sigterm_as_interrupt():
+            with interrupts.installed():
                 for report in analysis.reports(on_wait=store_batch):
                     if not batch:
                         batch_started = time.monotonic()
@@ -112,22 +115,3 @@ class Pipeline:
             for sink in sinks:
                 sink.finish(summary)
         return summary
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a service manager stopping us) ends a scan as Ctrl-C does: what was stored
-    stays stored and the scan is closed, instead of dying mid-batch."""
-
-    def interrupt(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread (a service's worker thread): leave it alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -15,12 +15,10 @@ corrupt file) are stored at once.
 from __future__ import annotations
 
 import hashlib
-import signal
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,6 +30,7 @@ from consentry.match.matchers import matcher_classes
 from consentry.media.source import open_regular
 from consentry.pipeline.backfill.engine import Engine
 from consentry.pipeline.decision import decide_batch
+from consentry.pipeline.interrupts import Interrupts
 from consentry.policy.base import Policy
 from consentry.signals.base import Signal
 from consentry.store import backfill as store
@@ -82,7 +81,7 @@ class Backfill:
         self._sinks: Sequence[Sink] = ()
         self._run_id = self._scan_id = 0
         self._last_beat = 0.0
-        self._interrupts = _Interrupts()
+        self._interrupts = Interrupts()
 
     def run(self, run: store.RunRecord, sinks: Sequence[Sink] = ()) -> ScanSummary:
         """Work until every entry is done or error (waiting for retries that are due later).
@@ -263,45 +262,3 @@ def _digest(path: Path) -> _Digest | None:
     except Exception:  # missing, unreadable, not regular: the analysis says which
         return None
     return _Digest(sha256.hexdigest(), md5.hexdigest(), size) if size else None
-
-
-class _Interrupts:
-    """Ctrl-C and SIGTERM end a backfill, but never inside a database transaction: a
-    KeyboardInterrupt raised while SQLAlchemy hands a connection back can leave SQLite's
-    write lock held by that connection, and the hand-back of the chunk then finds the
-    database locked. Inside ``critical()`` a signal is noted and raised when it ends."""
-
-    def __init__(self) -> None:
-        self.depth = 0
-        self.pending = False
-
-    def _handler(self, _signum: int, _frame: object) -> None:
-        if self.depth:
-            self.pending = True
-            return
-        raise KeyboardInterrupt
-
-    @contextmanager
-    def installed(self) -> Iterator[None]:
-        try:
-            previous = [signal.signal(s, self._handler) for s in (signal.SIGINT, signal.SIGTERM)]
-        except ValueError:  # not the main thread: leave signals alone
-            yield
-            return
-        try:
-            yield
-        finally:
-            self.depth += 1  # the clean-up after an interruption is not interrupted again
-            signal.signal(signal.SIGINT, previous[0])
-            signal.signal(signal.SIGTERM, previous[1])
-
-    @contextmanager
-    def critical(self) -> Iterator[None]:
-        self.depth += 1
-        try:
-            yield
-        finally:
-            self.depth -= 1
-        if not self.depth and self.pending:
-            self.pending = False
-            raise KeyboardInterrupt
