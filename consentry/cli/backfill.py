@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from consentry.cli.common import EXIT_OK, common_options, emit, fail, handle_errors, state
-from consentry.cli.signal_options import build_options, signal_options
+from consentry.cli.signal_options import build_options, signal_names, signal_options
 from consentry.names import terminal_text
 from consentry.settings import Limits, ScanSettings
 
@@ -44,15 +44,6 @@ _LIMIT_FLAGS = {  # flag -> (Limits field, click type, help)
     "--max-worker-memory": ("max_worker_memory", click.IntRange(min=0),
                             "Cap each worker process's memory (bytes; 0: no cap)."),
 }
-
-
-def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  # type: ignore[no-untyped-def]
-    if value is None:
-        return None
-    names = tuple(n.strip() for n in value.split(",") if n.strip())
-    if not names:
-        raise click.BadParameter("name at least one signal")
-    return names
 
 
 def _engine_options(fn: F) -> F:
@@ -82,7 +73,7 @@ def _analysis_options(fn: F) -> F:
                       "will not run.")(fn)
     fn = click.option("--policy", "policy_path", type=click.Path(path_type=Path, dir_okay=False),
                       help="Policy file (TOML) turning findings into verdicts.")(fn)
-    fn = click.option("--signals", callback=_signals, metavar="A,B,...",
+    fn = click.option("--signals", callback=signal_names, metavar="A,B,...",
                       help="Signals to run (default: every installed one).")(fn)
     return signal_options(fn)
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from consentry.cli.common import EXIT_OK, common_options, fail, handle_errors, state
-from consentry.cli.signal_options import build_options, signal_options
+from consentry.cli.signal_options import build_options, signal_names, signal_options
 from consentry.match.matchers import MATCHERS
 from consentry.pipeline.runner import Analysis, default_workers
 from consentry.policy.engine import RulesPolicy
@@ -24,19 +24,10 @@ if TYPE_CHECKING:
     from consentry.types import ScanSummary
 
 
-def _signals(_ctx: click.Context, _param: click.Parameter, value: str | None):  # type: ignore[no-untyped-def]
-    if value is None:
-        return None
-    names = tuple(n.strip() for n in value.split(",") if n.strip())
-    if not names:
-        raise click.BadParameter("name at least one signal")
-    return names
-
-
 @click.command("scan")
 @click.argument("paths", nargs=-1, required=True,
                 type=click.Path(path_type=Path, readable=False))
-@click.option("--signals", callback=_signals, metavar="A,B,...",
+@click.option("--signals", callback=signal_names, metavar="A,B,...",
               help="Signals to run (default: every installed one). `hash` runs only the hashes.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Worker processes (default: one per core). 0 analyses in this process, without "

@@ -15,6 +15,17 @@ from consentry.signals.catalog import OPTIONS
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def signal_names(_ctx: click.Context, _param: click.Parameter,
+                 value: str | None) -> tuple[str, ...] | None:
+    """``--signals a,b,c`` as a tuple of names (None: every installed signal)."""
+    if value is None:
+        return None
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    if not names:
+        raise click.BadParameter("name at least one signal")
+    return names
+
+
 def _flag(signal: str, f: dataclasses.Field) -> Callable[[F], F]:
     name = "--" + f.name.replace("_", "-")
     help_text = f"{f.metadata.get('help', '')} [{signal}]"
