@@ -219,3 +219,37 @@ def test_a_stored_scan_re_renders_as_the_same_report_without_previews(
 
     assert rows(again.read_text()) == rows(live.read_text())
     assert 'alt="preview"' in live.read_text() and 'alt="preview"' not in again.read_text()
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "SIGINT"])
+def test_a_stopped_or_killed_scan_is_listed_interrupted_with_what_it_stored(
+        run_cli, sqlite_url: str, tmp_path: Path, how: str) -> None:
+    import signal
+    import time
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(400):
+        synthetic_scene(i, (96, 72)).save(folder / f"{i:03}.png")
+    proc = subprocess.Popen([sys.executable, "-m", "consentry", "--db", sqlite_url, "scan", "--json",
+                             "--signals", "hash", "--workers", "2", str(folder)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:  # until a batch is stored
+        if proc.stdout and proc.stdout.readline():
+            break
+    if proc.poll() is None:
+        if how == "SIGINT":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(getattr(signal, how))
+    proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the scan finished before the signal (a very fast machine)")
+    assert proc.returncode == (-signal.SIGKILL if how == "SIGKILL" else 130)
+    listed = run_cli("scans", "list", "--json").lines[0]
+    db = open_database(sqlite_url)
+    with db.session() as session:
+        stored = len(session.scalars(select(Item).where(Item.scan_id == listed["scan_id"])).all())
+    assert listed["status"] == "interrupted"
+    assert 0 < listed["n_items"] == stored < 400

@@ -31,10 +31,10 @@ def list_cmd(limit: int) -> None:
         for row in rows:
             emit(row)
         return
-    table = Table("id", "started", "items", "errors", "flagged")
+    table = Table("id", "started", "status", "items", "errors", "flagged")
     for row in rows:
-        table.add_row(str(row["scan_id"]), str(row["started_at"])[:19], str(row["n_items"]),
-                      str(row["n_errors"]), str(row["n_flagged"]))
+        table.add_row(str(row["scan_id"]), str(row["started_at"])[:19], row["status"],
+                      str(row["n_items"]), str(row["n_errors"]), str(row["n_flagged"]))
     Console().print(table)
 
 

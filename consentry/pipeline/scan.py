@@ -8,6 +8,8 @@ item then goes to every sink (JSON Lines, the HTML report, a terminal, webhooks)
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -66,7 +68,8 @@ class Pipeline:
             "thumbnails": settings.thumbnails,
             "signals": [c.name for c in analysis.signal_classes],
             "paths": [str(p) for p in analysis.paths],
-            "policy": getattr(getattr(self.policy, "spec", None), "ref", None)}
+            "policy": getattr(getattr(self.policy, "spec", None), "ref", None),
+            "owner": f"{socket.gethostname()}:{os.getpid()}"}  # `scans list`: running or killed
         for cls in analysis.signal_classes:  # each signal's options (their names are unique)
             run_settings.update(asdict(cls.options(settings)))
         with self.db.session() as session:
@@ -111,7 +114,7 @@ class Pipeline:
         finally:
             with self.db.session() as session:
                 scan_store.finish_scan(session, scan_id, summary.n_items, summary.n_errors,
-                                       summary.n_flagged)
+                                       summary.n_flagged, interrupted=summary.interrupted)
             for sink in sinks:
                 sink.finish(summary)
         return summary

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,10 +30,11 @@ class ScanRecord:
     n_errors: int
     n_flagged: int
     settings: dict[str, Any]
+    status: str = "done"  # done | interrupted (stopped or killed) | running
 
     def as_json(self) -> dict[str, Any]:
         return {"scan_id": self.scan_id, "started_at": self.started_at,
-                "finished_at": self.finished_at, "n_items": self.n_items,
+                "finished_at": self.finished_at, "status": self.status, "n_items": self.n_items,
                 "n_errors": self.n_errors, "n_flagged": self.n_flagged}
 
 
@@ -104,24 +107,28 @@ def finish_items(session: Session, reports: Sequence[ItemReport]) -> None:
     ])
 
 
-def finish_scan(session: Session, scan_id: int, n_items: int, n_errors: int, n_flagged: int) -> None:
+def finish_scan(session: Session, scan_id: int, n_items: int, n_errors: int, n_flagged: int, *,
+                interrupted: bool = False) -> None:
     scan = session.get(Scan, scan_id)
     assert scan is not None
     scan.finished_at = utcnow()
     scan.n_items, scan.n_errors, scan.n_flagged = n_items, n_errors, n_flagged
+    if interrupted:  # Ctrl-C or SIGTERM: closed in order, with what was stored
+        scan.settings = {**(scan.settings or {}), "interrupted": True}
 
 
 def list_scans(db: Database, limit: int = 50) -> list[ScanRecord]:
-    """The most recent scans, newest first."""
+    """The most recent scans, newest first. A scan that never closed (killed, or still
+    running) counts the items it actually stored."""
     with db.session() as session:
-        return [_scan_record(s) for s in
+        return [_scan_record(s, session) for s in
                 session.scalars(select(Scan).order_by(Scan.id.desc()).limit(limit))]
 
 
 def get_scan(db: Database, scan_id: int) -> ScanRecord | None:
     with db.session() as session:
         scan = session.get(Scan, scan_id)
-        return _scan_record(scan) if scan is not None else None
+        return _scan_record(scan, session) if scan is not None else None
 
 
 def scan_items(db: Database, scan_id: int) -> list[StoredItem]:
@@ -132,6 +139,31 @@ def scan_items(db: Database, scan_id: int) -> list[StoredItem]:
         return [StoredItem(row.id, row.scan_id, row.path, row.result) for row in rows]
 
 
-def _scan_record(scan: Scan) -> ScanRecord:
-    return ScanRecord(scan.id, scan.started_at, scan.finished_at, scan.n_items, scan.n_errors,
-                      scan.n_flagged, dict(scan.settings or {}))
+def _scan_record(scan: Scan, session: Session) -> ScanRecord:
+    settings = dict(scan.settings or {})
+    if scan.finished_at is not None:
+        status = "interrupted" if settings.get("interrupted") else "done"
+        return ScanRecord(scan.id, scan.started_at, scan.finished_at, scan.n_items, scan.n_errors,
+                          scan.n_flagged, settings, status)
+    n_items, n_errors, n_flagged = session.execute(
+        select(func.count(), func.count().filter(Item.status == "error"),
+               func.count().filter(Item.flagged.is_(True))).where(Item.scan_id == scan.id)).one()
+    status = "running" if _owner_alive(str(settings.get("owner") or "")) else "interrupted"
+    return ScanRecord(scan.id, scan.started_at, None, n_items, n_errors, n_flagged, settings, status)
+
+
+def _owner_alive(owner: str) -> bool:
+    """Whether the process that started a scan (``host:pid``) still runs. On another host we
+    cannot tell, so it counts as running."""
+    host, _, pid = owner.rpartition(":")
+    if not pid.isdigit():
+        return False
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
