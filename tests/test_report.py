@@ -73,3 +73,13 @@ def test_a_flag_resting_on_the_detector_alone_carries_its_caveat() -> None:
     assert "weak signal" in html
     html = render([item("strong.jpg", "block", reasons=[bank, weak])], 1)
     assert "weak signal" not in html
+
+
+def test_a_still_images_manipulation_plot_marks_its_one_value() -> None:
+    still = {"score": 0.4, "threshold": 0.65,
+             "tracks": [{"track": 0, "score": 0.4, "timeline": [[0.0, 0.4]]}]}
+    html = render([item("face.jpg", "allow", manipulation=still)], 1)
+    assert "<circle" in html and "<polyline" not in html
+    clip = {"score": 0.4, "threshold": 0.65,
+            "tracks": [{"track": 0, "score": 0.4, "timeline": [[0.0, 0.3], [0.5, 0.4]]}]}
+    assert "<polyline" in render([item("clip.mp4", "allow", manipulation=clip)], 1)

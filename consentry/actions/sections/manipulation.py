@@ -27,11 +27,16 @@ def timeline_svg(timeline: list[list[float]], threshold: float) -> str:
     pts = " ".join(f"{(t - ts[0]) / span * (_W - 4) + 2:.1f},{_H - 2 - float(s) * (_H - 4):.1f}"
                    for t, s in timeline)
     y_thr = _H - 2 - threshold * (_H - 4)
+    if len(timeline) == 1:  # a still image: one marked value, never an empty chart
+        y = _H - 2 - float(timeline[0][1]) * (_H - 4)
+        mark = f'<circle cx="{_W / 2:.1f}" cy="{y:.1f}" r="4" fill="#333"/>'
+    else:
+        mark = f'<polyline fill="none" stroke="#333" stroke-width="1.5" points="{pts}"/>'
     return (f'<svg width="{_W}" height="{_H}" viewBox="0 0 {_W} {_H}" role="img" '
             f'aria-label="manipulation score over time">'
             f'<rect width="{_W}" height="{_H}" fill="#f7f7f7"/>'
             f'<line x1="0" x2="{_W}" y1="{y_thr:.1f}" y2="{y_thr:.1f}" stroke="#c60" stroke-dasharray="3,3"/>'
-            f'<polyline fill="none" stroke="#333" stroke-width="1.5" points="{pts}"/></svg>')
+            f"{mark}</svg>")
 
 
 def heatmap_jpeg(crop_jpeg: bytes, heat: np.ndarray) -> bytes:
