@@ -173,6 +173,32 @@ def item_fields(report: ItemReport) -> dict[str, Any]:
             "md5": report.md5, "sha256": report.sha256}
 
 
+class FileDigestType(HashType):
+    """A digest of the file's bytes (MD5, SHA-256): matched exactly, read from the item's
+    ``name`` field. Subclasses give ``name``, ``hex_length``, aliases and examples."""
+
+    media: ClassVar[frozenset[str]] = frozenset({"photo", "video"})
+    index = ExactLookup
+    file_digest = True
+    hex_length: ClassVar[int]
+
+    @classmethod
+    def parse(cls, value: str) -> str:
+        return hex_value(cls.name, value, cls.hex_length)
+
+    @classmethod
+    def distance(cls, a: str, b: str) -> int:
+        return 0 if a == b else hex_distance(a, b)
+
+    @classmethod
+    def matches(cls, a: str, b: str, threshold: int | None = None) -> bool:
+        return a == b  # a digest either is the file or is not
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> list[ItemHash]:
+        return [ItemHash(str(item[cls.name]))] if item.get(cls.name) else []
+
+
 def hex_value(hash_type: str, value: str, length: int) -> str:
     """Lower-case hex of exactly ``length`` characters (surrounding spaces ignored)."""
     if not isinstance(value, str):
