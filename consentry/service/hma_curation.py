@@ -21,7 +21,7 @@ from consentry.match.banks.records import RecordError, make_record
 from consentry.service import bank_entries
 from consentry.service.auth import Principal, as_any_key, as_manager
 from consentry.service.errors import ApiError
-from consentry.service.hma_match import CONTENT_TYPES, HMA_TYPES, _tmp_root, hma_name
+from consentry.service.hma_match import CONTENT_TYPES, HMA_TYPES, hma_name, one_upload, tmp_root
 from consentry.service.uploads import content_type_of, hash_file, hma_signals, spool
 from consentry.signals.hashing import catalogue
 
@@ -126,16 +126,9 @@ async def bank_add_content(request: Request, bank_name: str,
     if request.query_params.get("url"):
         raise ApiError(400, "URL fetching is off on this service (send the file instead)")
     form = await request.form()
-    files = [(n, v) for n, v in form.multi_items() if hasattr(v, "read")]
-    if not files:
-        raise ApiError(400, "Neither `url` nor multipart file upload was received")
-    if len(files) > 1:
-        raise ApiError(400, "Only one file allowed per request")
-    field, upload = files[0]
-    if field not in CONTENT_TYPES:
-        raise ApiError(400, f"no such content_type: '{field}'")
+    field, upload = one_upload(form, "Neither `url` nor multipart file upload was received")
     note = form.get("note")
-    with tempfile.TemporaryDirectory(dir=_tmp_root(request)) as tmp:
+    with tempfile.TemporaryDirectory(dir=tmp_root(request)) as tmp:
         path, _size, found = await spool(upload, Path(tmp))  # type: ignore[arg-type]
         kind = content_type_of(found, field)
         report = await run_in_threadpool(hash_file, path)

@@ -51,23 +51,29 @@ def _banks(banks: str | None) -> set[str] | None:
 
 async def hash_form(request: Request) -> dict[str, str]:
     """HMA's multipart rule: exactly one file, in a field named after its content type."""
-    form = await request.form()
-    files = [(name, value) for name, value in form.multi_items() if hasattr(value, "read")]
-    if not files:
-        raise ApiError(400, "Missing multipart/form-data file upload")
-    if len(files) > 1:
-        raise ApiError(400, "Only one file allowed per request")
-    field, upload = files[0]
-    if field not in CONTENT_TYPES:
-        raise ApiError(400, f"no such content_type: '{field}'")
-    with tempfile.TemporaryDirectory(dir=_tmp_root(request)) as tmp:
+    field, upload = one_upload(await request.form(), "Missing multipart/form-data file upload")
+    with tempfile.TemporaryDirectory(dir=tmp_root(request)) as tmp:
         path, _size, found = await spool(upload, Path(tmp))  # type: ignore[arg-type]
         kind = content_type_of(found, field)
         report = await run_in_threadpool(hash_file, path)
     return hma_signals(report, kind)
 
 
-def _tmp_root(request: Request) -> Path:
+def one_upload(form: Any, missing: str) -> tuple[str, Any]:
+    """HMA's multipart rule: exactly one file, in a field named after its content type
+    (``missing``: HMA's own message for no file, which differs between its routes)."""
+    files = [(name, value) for name, value in form.multi_items() if hasattr(value, "read")]
+    if not files:
+        raise ApiError(400, missing)
+    if len(files) > 1:
+        raise ApiError(400, "Only one file allowed per request")
+    field, upload = files[0]
+    if field not in CONTENT_TYPES:
+        raise ApiError(400, f"no such content_type: '{field}'")
+    return field, upload
+
+
+def tmp_root(request: Request) -> Path:
     root = request.app.state.settings.spool_dir / "tmp"
     root.mkdir(parents=True, exist_ok=True)
     return root

@@ -16,7 +16,7 @@ from consentry.match.banks.formats import _row as jsonl_row
 from consentry.match.banks.records import RecordError, make_record
 from consentry.service.auth import Principal, as_lookup, as_manager
 from consentry.service.errors import ApiError
-from consentry.service.hma_match import _tmp_root
+from consentry.service.hma_match import tmp_root
 from consentry.service.lookup import BankLookup
 from consentry.service.schemas import BankChange, BankCreate, EntriesIn, LookupIn, WithdrawIn
 from consentry.signals.hashing import catalogue
@@ -96,7 +96,7 @@ async def import_list(request: Request, name: str, file: UploadFile = _LIST, for
 
     db = request.app.state.db
     info = banks.require(db, name)
-    with tempfile.TemporaryDirectory(dir=_tmp_root(request)) as tmp:
+    with tempfile.TemporaryDirectory(dir=tmp_root(request)) as tmp:
         path = Path(tmp) / "list"
         with open(path, "wb") as out:
             while chunk := await file.read(1024 * 1024):
