@@ -81,11 +81,14 @@ def test_killed_five_times_then_resumed(how: str, media: Path, tmp_path: Path) -
         # Its own session, as a terminal's foreground job: Ctrl-C reaches the whole group.
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 start_new_session=True)
+        # Moments are chosen by progress, not by the clock: a quiet machine hashes these 2,000
+        # small files in a couple of seconds, so a blind sleep of that size could land after
+        # the last one and the run would never be stopped mid-way.
         if attempt == 0:  # somewhere in start-up, migration or the listing of the manifest
-            time.sleep(rng.uniform(0.2, 3.0))
+            time.sleep(rng.uniform(0.05, 0.6))
         else:  # somewhere after it got going again
             _wait_for_progress(url, proc, progress[-1])
-            time.sleep(rng.uniform(0.0, 0.5))
+            time.sleep(rng.uniform(0.0, 0.1))
         if proc.poll() is not None:  # a fast machine finished the run before the signal came
             progress.append(_invariants(url).get("done", 0))
             break
