@@ -22,7 +22,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 # The newest migration: a database stamped with it is current and opens without importing
 # Alembic (~0.2 s). tests/test_store.py checks it against Alembic's own view of the chain.
-SCHEMA_HEAD = "0010_review"
+SCHEMA_HEAD = "0011_cases"
 # Until 0005 the stages' migrations branched off 0001_core, so a database could be stamped
 # with any of these (several rows). They only create tables and skip the tables that exist,
 # so such a database is restamped 0001_core and walks the linear chain (see _restamp_legacy).

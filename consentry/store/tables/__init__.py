@@ -2,7 +2,7 @@
 package registers them all on ``Base.metadata`` (Alembic's target and the tests' schema check).
 """
 
-from consentry.store.tables import backfill, banks, core, likeness, review, service, verdicts  # noqa: F401
+from consentry.store.tables import backfill, banks, cases, core, likeness, review, service, verdicts  # noqa: F401
 from consentry.store.tables.core import Base
 
 metadata = Base.metadata
