@@ -30,6 +30,10 @@ NEAR4 = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b2d"
 ZERO = "0" * 64
 # FastAPI's own documents: generated, public
 DOC_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+# Public on purpose, with their own limits (docs/cases.md): a victim has no account. Without
+# a submission or a PIN in the body they answer 400, never 401/403.
+PUBLIC_CASE_ROUTES = {("POST", "/v1/cases"), ("GET", "/v1/cases/{case}"),
+                      ("POST", "/v1/cases/{case}/status"), ("POST", "/v1/cases/{case}/withdraw")}
 
 
 def recorded(name: str) -> tuple[int, object]:
@@ -144,7 +148,8 @@ def _api_routes(routes, prefix: str = "") -> tuple[list[tuple[str, APIRoute]], l
 def _fill(path: str) -> str:
     return (path.replace("{bank_name}", "NO_SUCH_BANK").replace("{bank}", "NO_SUCH_BANK")
             .replace("{content_id}", "999").replace("{job_id}", "nope").replace("{key_id}", "nope")
-            .replace("{person_id}", "999").replace("{item_id}", "999").replace("{webhook_id}", "999"))
+            .replace("{person_id}", "999").replace("{item_id}", "999").replace("{webhook_id}", "999")
+            .replace("{case}", "999"))
 
 
 def test_every_route_has_a_role_rule_and_enforces_it(service) -> None:  # type: ignore[no-untyped-def]
@@ -158,6 +163,11 @@ def test_every_route_has_a_role_rule_and_enforces_it(service) -> None:  # type: 
         assert rule != "missing", f"{path} has no role rule"
         for method in route.methods - {"HEAD"}:
             url = _fill(path)
+            if (method, path) in PUBLIC_CASE_ROUTES:
+                assert rule is None, f"{path} is a victim's route: public"
+                assert client.request(method, url).status_code == 400, (method, url)
+                continue
+            assert not path.startswith("/v1/cases"), f"{method} {path}: declare it in PUBLIC_CASE_ROUTES"
             if rule is None:
                 assert client.request(method, url).status_code < 400, url
                 continue

@@ -26,6 +26,8 @@ def create_app(db: Database, settings: ServiceSettings, *, load_indexes: bool = 
     from consentry.service import (
         v1_audit,
         v1_banks,
+        v1_cases,
+        v1_casework,
         v1_feeds,
         v1_items,
         v1_keys,
@@ -63,8 +65,9 @@ def create_app(db: Database, settings: ServiceSettings, *, load_indexes: bool = 
     settings.spool_dir.mkdir(parents=True, exist_ok=True)
     errors.install(app)
     for module in (health, hma_match, hma_curation, v1_scan, v1_banks, v1_persons, v1_items,
-                   v1_audit, v1_keys, v1_webhooks, v1_feeds):
+                   v1_audit, v1_keys, v1_webhooks, v1_feeds, v1_cases, v1_casework):
         app.include_router(module.router)
+    v1_cases.install(app)  # the public case routes' limits and CORS (docs/cases.md)
     mount_review_ui(app)  # /ui and the review routes of /v1 (consentry.service.ui)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -28,3 +28,12 @@ class ServiceSettings:
     index_refresh_s: float = 2.0  # how often another process's bank changes are picked up
     webhook_retries: int = 5
     webhook_backoff_s: float = 1.0
+    # Victim cases (docs/cases.md): the bank their hashes go into, the bank partners follow
+    # for consented cases, and the limits of the routes that need no account.
+    case_bank: str = "helpline-cases"
+    share_bank: str = "helpline-shared"
+    case_opens_per_hour: int = 10  # per client address; 0 = unlimited
+    case_max_bytes: int = 4 * 1024**2  # a submission file (hashes only: ~1 KB an image)
+    pin_failures: int = 5  # wrong PINs in a row before the case is locked
+    pin_lock_s: float = 15 * 60
+    pin_failures_per_address: int = 20  # wrong PINs from one address, any cases, per pin_lock_s

@@ -36,6 +36,9 @@ def feed(request: Request, bank: str, since: str | None = None, limit: int = 10_
     ``jsonl`` bank format (``format=te``: ``"<type> <value>"`` lines)."""
     if bank not in who.key.grants:
         raise ApiError(403, f"this key has no grant on the feed of {bank!r}", "forbidden")
+    if bank == request.app.state.settings.case_bank:  # unconsented cases: never fed (docs/cases.md)
+        raise ApiError(403, f"{bank!r} holds victims' cases and is never fed; partners follow "
+                       f"{request.app.state.settings.share_bank!r}", "forbidden")
     if format not in ("jsonl", "te"):
         raise ApiError(400, "format is jsonl or te", "bad_request")
     after_entry, after_withdrawal = parse_checkpoint(since)
