@@ -90,6 +90,8 @@ def test_killed_five_times_then_resumed(how: str, media: Path, tmp_path: Path) -
             _wait_for_progress(url, proc, progress[-1])
             time.sleep(rng.uniform(0.0, 0.1))
         if proc.poll() is not None:  # a fast machine finished the run before the signal came
+            _out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err.decode()[-2000:]
             progress.append(_invariants(url).get("done", 0))
             break
         if how == "SIGINT":

@@ -3,7 +3,9 @@
 Analysis (decode once, run the signals) runs in worker processes started by ``Pipeline.analyse``
 before the database is even opened, so a front can start them first and open the database
 meanwhile (the CLI does). Decisions (match, policy, store) run here, in batches; each stored
-item then goes to every sink (JSON Lines, the HTML report, a terminal, webhooks).
+item then goes to every sink (JSON Lines, the HTML report, a terminal, webhooks). A backfill
+is the same loop over another source (consentry.pipeline.source): what a batch commits with
+it (its entries' states) is the source's to say.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from consentry.match.matchers import matcher_classes
 from consentry.pipeline.decision import decide_batch
 from consentry.pipeline.interrupts import Interrupts
 from consentry.pipeline.runner import Analysis, default_workers
+from consentry.pipeline.source import ItemSource, ScanSource
 from consentry.policy.base import Policy
 from consentry.policy.engine import RulesPolicy
 from consentry.settings import ScanSettings
-from consentry.store import scans as scan_store
 from consentry.store.db import Database
 from consentry.types import ItemReport, ItemStatus, ScanSummary
 
@@ -46,22 +48,24 @@ class Pipeline:
         """Start analysing ``paths`` now (worker processes, no database)."""
         return Analysis(list(paths), settings, default_workers() if workers is None else workers)
 
-    def scan(self, sources: Sequence[Path] | Analysis, sinks: Sequence[Sink] = (),
+    def scan(self, sources: Sequence[Path] | Analysis | ItemSource, sinks: Sequence[Sink] = (),
              settings: ScanSettings | None = None, *, workers: int | None = None) -> ScanSummary:
-        """Analyse, match, decide and store every item of ``sources`` (paths, or an analysis
-        already started on them), handing each stored item to ``sinks``. An interruption
-        (Ctrl-C, SIGTERM) keeps what was stored, marks the scan interrupted and re-raises."""
-        if isinstance(sources, Analysis):
-            analysis = sources
+        """Analyse, match, decide and store every item of ``sources`` (paths, an analysis
+        already started on them, or an ``ItemSource`` such as a backfill's), handing each
+        stored item to ``sinks``. An interruption (Ctrl-C, SIGTERM) keeps what was stored,
+        closes the scan as interrupted and re-raises."""
+        if isinstance(sources, ItemSource):
+            source = sources
         else:
-            analysis = self.analyse(sources, settings or ScanSettings(), workers)
+            analysis = (sources if isinstance(sources, Analysis)
+                        else self.analyse(sources, settings or ScanSettings(), workers))
+            source = ScanSource(analysis, self._run_settings(analysis))
         try:
-            return self._scan(analysis, sinks)
+            return self._scan(source, sinks)
         finally:
-            analysis.close()
+            source.release()
 
-    def _scan(self, analysis: Analysis, sinks: Sequence[Sink]) -> ScanSummary:
-        matchers = [m for cls in matcher_classes() if (m := cls.load(self.db)) is not None]
+    def _run_settings(self, analysis: Analysis) -> dict[str, object]:
         settings = analysis.settings
         run_settings: dict[str, object] = {
             "limits": asdict(settings.limits), "fast_jpeg": settings.fast_jpeg,
@@ -72,49 +76,59 @@ class Pipeline:
             "owner": f"{socket.gethostname()}:{os.getpid()}"}  # `scans list`: running or killed
         for cls in analysis.signal_classes:  # each signal's options (their names are unique)
             run_settings.update(asdict(cls.options(settings)))
-        with self.db.session() as session:
-            scan_id = scan_store.start_scan(session, run_settings)
+        return run_settings
+
+    def _scan(self, source: ItemSource, sinks: Sequence[Sink]) -> ScanSummary:
+        matchers = [m for cls in matcher_classes() if (m := cls.load(self.db)) is not None]
+        interrupts = Interrupts()
+        with interrupts.critical():
+            scan_id = source.open(self.db, interrupts)
         summary = ScanSummary(scan_id)
         for sink in sinks:
-            sink.start(scan_id, analysis.total)
+            sink.start(scan_id, source.total)
         batch: list[ItemReport] = []
         batch_started = 0.0
-
-        interrupts = Interrupts()
+        completed = False
 
         def store_batch() -> None:
             if not batch:
                 return
             # Ctrl-C / SIGTERM wait until the batch is stored, counted and handed to the sinks
             with interrupts.critical():
-                decide_batch(batch, self.db, scan_id, matchers, self.policy)
-                for report in batch:
+                plan = source.storing(list(batch))
+                batch.clear()
+                if plan.reports:
+                    decide_batch(plan.reports, self.db, scan_id, matchers, self.policy,
+                                 also=plan.also)
+                elif plan.also is not None:
+                    with self.db.session() as session:
+                        plan.also(session)
+                for report in plan.reports:
                     summary.n_items += 1
                     summary.n_errors += report.status is ItemStatus.ERROR
                     summary.n_flagged += report.flagged
                     summary.n_known += report.known_item_id is not None
                     for sink in sinks:
                         sink.item(report)
-                batch.clear()
                 for sink in sinks:
                     sink.flush()
+                source.stored(plan.reports)
 
         try:
             with interrupts.installed():
-                for report in analysis.reports(on_wait=store_batch):
+                for report in source.reports(store_batch):
                     if not batch:
                         batch_started = time.monotonic()
                     batch.append(report)
                     if len(batch) >= BATCH_ITEMS or time.monotonic() - batch_started >= BATCH_SECONDS:
                         store_batch()
                 store_batch()
+            completed = True
         except KeyboardInterrupt:
             summary.interrupted = True
             raise
         finally:
-            with self.db.session() as session:
-                scan_store.finish_scan(session, scan_id, summary.n_items, summary.n_errors,
-                                       summary.n_flagged, interrupted=summary.interrupted)
+            summary = source.close(self.db, summary, completed=completed)
             for sink in sinks:
                 sink.finish(summary)
         return summary
