@@ -47,6 +47,13 @@ class ScanSettings:
     # --skip-known: SHA-256 -> the stored item that the same signal versions already analysed;
     # such a file is read (to hash it) but not decoded again
     known_items: Mapping[str, int] | None = None
+    # The policy's cascade (consentry.policy.cascade.Cascade): signals that run only when a
+    # gate on earlier signals holds. None or empty: every signal runs on every item.
+    cascade: Any = None
+    # Someone is enrolled in the likeness registry: the analysis computes the descriptors of
+    # each face track's best faces (batched). False: none are computed there (the likeness
+    # matcher computes any it needs), so nobody's face is embedded without a reason.
+    likeness_descriptors: bool = False
 
     def options_for(self, cls: type[OptionsT]) -> OptionsT:
         for given in self.options:

@@ -158,12 +158,19 @@ class Verdict:
     overridden: tuple[tuple[str, str], ...]  # (rule, the rule that overrode it)
     missing_signals: tuple[str, ...]
     policy: str  # name@sha256-prefix of the exact policy file
+    # (signal, why) the policy's cascade skipped on this item; None: the policy has no cascade
+    # (the field is then left out of the JSON, as before cascades existed)
+    skipped: tuple[tuple[str, str], ...] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"action": self.action, "priority": self.priority, "labels": list(self.labels),
-                "reasons": [r.as_json() for r in self.reasons],
-                "overridden": [{"code": c, "by": by} for c, by in self.overridden],
-                "missing_signals": list(self.missing_signals), "policy": self.policy}
+        out: dict[str, Any] = {
+            "action": self.action, "priority": self.priority, "labels": list(self.labels),
+            "reasons": [r.as_json() for r in self.reasons],
+            "overridden": [{"code": c, "by": by} for c, by in self.overridden],
+            "missing_signals": list(self.missing_signals), "policy": self.policy}
+        if self.skipped is not None:
+            out["skipped_signals"] = [{"signal": s, "reason": why} for s, why in self.skipped]
+        return out
 
 
 @dataclass
@@ -181,6 +188,8 @@ class ItemReport:
     info: MediaInfo | None = None
     results: dict[str, SignalResult] = field(default_factory=dict)
     signal_errors: dict[str, str] = field(default_factory=dict)
+    # signal (or matcher) -> why the policy's cascade skipped it on this item
+    skipped: dict[str, str] = field(default_factory=dict)
     # Filled by the match and policy stages: matchers add their JSON fields, the policy its verdict.
     fields: dict[str, Any] = field(default_factory=dict)
     verdict: Verdict | None = None

@@ -91,8 +91,15 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, workers: i
         options=build_options(signal_params),
         fast_jpeg=not full_decode,
         thumbnails=report_path is not None,
+        cascade=policy.spec.cascade or None,  # signals the policy runs only when a gate holds
     )
     classes = catalog.resolve(signals)
+    if settings.cascade:  # a gate on a signal this scan leaves out: refused before any work
+        settings.cascade.order([c.name for c in classes], {c.name: c.requires for c in classes})
+    if any(c.name == "faces" for c in classes):  # face descriptors in the workers, batched,
+        from consentry.match.likeness.matcher import registry_in_use  # only if anyone is enrolled
+
+        settings = replace(settings, likeness_descriptors=registry_in_use(state().database()))
     if policy_path is not None:
         _check_policy_signals(policy, classes, allow_missing=allow_missing_signals)
     if skip_known:  # the database opens first, to know what is already analysed

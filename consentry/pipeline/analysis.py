@@ -35,6 +35,11 @@ class Analyser:
 
     def __init__(self, settings: ScanSettings, signal_classes: list[type[Signal]]) -> None:
         self.settings = settings
+        self.cascade = settings.cascade or None
+        if self.cascade:  # gated signals run after the signals their gates read
+            order = self.cascade.order([c.name for c in signal_classes],
+                                       {c.name: c.requires for c in signal_classes})
+            signal_classes = sorted(signal_classes, key=lambda c: order.index(c.name))
         self.signals: list[Signal] = [cls() for cls in signal_classes]
         self.fast_jpeg = settings.fast_jpeg and not any(c.full_resolution for c in signal_classes)
         image_signals = [c for c in signal_classes if MediaKind.IMAGE in c.kinds]
@@ -109,10 +114,15 @@ class Analyser:
                  else Frame(0, 0.0, pixels, None, decoded.full_shape, orientation))
         ctx = ItemContext(report.path, report.info, self.settings, report.results)
         for signal in self._applicable(MediaKind.IMAGE):
+            if self.cascade and (why := self.cascade.skip_reason(
+                    signal.name, report.findings(), report.skipped, signal.requires)):
+                report.skipped[signal.name] = why
+                continue
             try:
                 report.results[signal.name] = signal.compute_image(frame, ctx)
             except SignalError as exc:
                 report.signal_errors[signal.name] = str(exc)
+        self._likeness_features(report)
         if self.settings.thumbnails:
             report.thumbnail_jpeg = make_thumbnail(frame.rgb)
 
@@ -152,10 +162,27 @@ class Analyser:
                     report.results[signal.name] = consumer.finish()
                 except SignalError as exc:
                     report.signal_errors[signal.name] = str(exc)
+            self._likeness_features(report)
             if info.frame_count is None:
                 report.info = MediaInfo(**{**info.__dict__, "frame_count": frames_seen})
             if error is not None:
                 report.fail(error.code, str(error))
+
+    def _likeness_features(self, report: ItemReport) -> None:
+        """The likeness gate of the cascade, then (someone enrolled) the descriptors of each
+        face track's best faces, batched, here in the worker instead of the main process."""
+        if self.cascade and (why := self.cascade.skip_reason(
+                "likeness", report.findings(), report.skipped, ("faces",))):
+            report.skipped["likeness"] = why
+            return
+        faces = report.results.get("faces")
+        if self.settings.likeness_descriptors and faces is not None:
+            from consentry.signals.faces.embed import embed_tracks
+
+            try:
+                embed_tracks(faces.payload)
+            except RuntimeError as exc:  # dlib reports bad input this way
+                report.signal_errors["faces"] = f"face descriptors failed: {exc}"
 
 
 @contextmanager

@@ -37,10 +37,13 @@ class RulesPolicy:
             report.verdict = None  # nothing was analysed: no verdict, not "allow"
             report.flagged = False
             return
-        report.verdict = self.evaluate(report.findings())
+        report.verdict = self.evaluate(report.findings(), report.skipped)
         report.flagged = report.verdict.action in FLAGGING_ACTIONS
 
-    def evaluate(self, data: dict[str, Any]) -> Verdict:
+    def evaluate(self, data: dict[str, Any], skipped: dict[str, str] | None = None) -> Verdict:
+        """The verdict on an item's findings; ``skipped``: signal -> why the policy's cascade
+        did not run it on this item (listed in the verdict, not among missing_signals)."""
+        skipped = skipped or {}
         fired: list[tuple[Rule, list[Any]]] = []
         for rule in self.spec.rules:
             ok, outcomes = rule.when.evaluate(data)
@@ -56,11 +59,12 @@ class RulesPolicy:
         labels = sorted({r.label for r, _ in active if r.label})
         reasons = [_reason(rule, outcomes) for rule, outcomes in active]
         reasons.sort(key=lambda r: -severity(r.action))
-        missing = [s for s in self.signals if _FIELD_OF_SIGNAL[s] not in data]
+        missing = [s for s in self.signals if _FIELD_OF_SIGNAL[s] not in data and s not in skipped]
         return Verdict(
             action=action, priority=priority, labels=tuple(labels), reasons=tuple(reasons),
             overridden=tuple((r.id, overridden[r.id]) for r, _ in fired if r.id in overridden),
             missing_signals=tuple(missing), policy=self.spec.ref,
+            skipped=tuple(skipped.items()) if self.spec.gates else None,
         )
 
 

@@ -19,15 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from consentry.errors import ConfigError
+from consentry.policy.cascade import LIKENESS, Gate, static_cycle
 from consentry.policy.conditions import CONDITIONS
 from consentry.policy.spec import ACTIONS, PRIORITIES, Clause, Condition, PolicySpec, Rule
 
 DEFAULT_NAME = "default.toml"
 FORMAT_VERSION = 1
-TOP_KEYS = {"version", "name", "rule"}
+TOP_KEYS = {"version", "name", "rule", "cascade"}
 RULE_KEYS = {"id", "action", "priority", "message", "label", "when", "overrides"}
+GATE_KEYS = {"signal", "when", "message"}
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _RULE_HEADER = re.compile(r"^\s*\[\[\s*rule\s*\]\]")
+_CASCADE_HEADER = re.compile(r"^\s*\[\[\s*cascade\s*\]\]")
+_ANY_HEADER = re.compile(r"^\s*\[\[\s*[A-Za-z_][\w.-]*\s*\]\]")  # [[rule]], [[cascade]]
+SHIPPED = ("default", "cascade")  # policies inside the package: `--policy cascade`
 # A real policy is a few kilobytes and tens of rules; these leave ample room.
 MAX_POLICY_CHARS = 1024 * 1024
 MAX_RULES = 1000
@@ -40,8 +45,8 @@ class PolicyError(ConfigError):
     """A policy file that cannot be used; the message lists every problem with its line."""
 
 
-def default_text() -> str:
-    return resources.files("consentry.policy").joinpath(DEFAULT_NAME).read_text(encoding="utf-8")
+def default_text(name: str = "default") -> str:
+    return resources.files("consentry.policy").joinpath(f"{name}.toml").read_text(encoding="utf-8")
 
 
 def load_default() -> PolicySpec:
@@ -49,6 +54,10 @@ def load_default() -> PolicySpec:
 
 
 def load_file(path: Path) -> PolicySpec:
+    """The policy in ``path``; a bare shipped name (``cascade``) that is not a file here is the
+    policy of that name shipped with Consentry."""
+    if str(path) in SHIPPED and not path.exists():
+        return parse(default_text(str(path)), source=f"builtin:{path}")
     try:
         if path.stat().st_size > 4 * MAX_POLICY_CHARS:  # UTF-8: at most 4 bytes a character
             raise PolicyError(f"policy file {path} is over {MAX_POLICY_CHARS:,} characters")
@@ -135,7 +144,9 @@ class _Checker:
     def _rule_span(self, index: int) -> tuple[int, int]:
         if index < len(self.headers):
             start = self.headers[index]
-            end = self.headers[index + 1] if index + 1 < len(self.headers) else len(self.lines)
+            # up to the next [[rule]] or [[cascade]] (a [rule.when] table belongs to its rule)
+            end = next((i for i in range(start + 1, len(self.lines))
+                        if _ANY_HEADER.match(self.lines[i])), len(self.lines))
             return start, end
         return 0, len(self.lines)  # rules written as an inline array: search the whole file
 
@@ -164,8 +175,8 @@ class _Checker:
         if version != FORMAT_VERSION:
             self.error(self.line_of("version"),
                        f"'version = {FORMAT_VERSION}' is required (this format's version), got {version!r}")
-        name = doc.get("name", "default" if self.source.startswith("builtin:")
-                       else Path(self.source).stem)
+        name = doc.get("name", self.source.removeprefix("builtin:") if self.source.startswith(
+            "builtin:") else Path(self.source).stem)
         if not isinstance(name, str) or not name:
             self.error(self.line_of("name"), "name must be a non-empty string")
             name = "policy"
@@ -179,7 +190,67 @@ class _Checker:
             return None
         rules = [r for i, raw in enumerate(raw_rules) if (r := self.rule(i, raw)) is not None]
         self.cross_check(rules)
-        return PolicySpec(name=name, source=self.source, digest=self.digest, rules=tuple(rules))
+        gates = self.cascade(doc.get("cascade", []))
+        return PolicySpec(name=name, source=self.source, digest=self.digest, rules=tuple(rules),
+                          gates=tuple(gates))
+
+    def cascade(self, raw_gates: Any) -> list[Gate]:
+        """``[[cascade]]`` tables: which signal, when it runs, and what a reviewer reads."""
+        from consentry.signals import catalog
+
+        if not isinstance(raw_gates, list) or not all(isinstance(g, dict) for g in raw_gates):
+            self.error(self.line_of("cascade"), "cascade must be [[cascade]] tables")
+            return []
+        rule_headers = self.headers
+        self.headers = [i for i, line in enumerate(self.lines) if _CASCADE_HEADER.match(line)]
+        gated = [*catalog.SIGNALS, LIKENESS]
+        gates: list[Gate] = []
+        seen: dict[str, int] = {}
+        try:
+            for index, raw in enumerate(raw_gates):
+                where = self.line_of(None, index)
+                signal = raw.get("signal")
+                label = f"cascade of {signal!r}" if isinstance(signal, str) else f"cascade #{index + 1}"
+                n_errors = len(self.errors)
+                for key in raw:
+                    if key not in GATE_KEYS:
+                        self.error(self.line_of(key, index), f"{label}: unknown key {key!r}"
+                                   f"{_suggest(key, GATE_KEYS)}; allowed: {sorted(GATE_KEYS)}")
+                if signal not in gated:
+                    self.error(self.line_of("signal", index), f"{label}: 'signal' must name a "
+                               f"signal or {LIKENESS!r}{_suggest(str(signal), gated)}; known: {gated}")
+                elif signal in seen:
+                    self.error(where, f"{label}: {signal!r} is gated twice (first on line "
+                               f"{seen[signal]}); put the conditions in one 'when'")
+                message = raw.get("message")
+                if not isinstance(message, str) or not message.strip():
+                    self.error(self.line_of("message", index), f"{label}: 'message' (why the "
+                               "signal may be skipped, for the verdict) is required")
+                when = raw.get("when")
+                clause = None
+                if not isinstance(when, dict) or not when:
+                    self.error(self.line_of("when", index), f"{label}: 'when' (the conditions "
+                               "under which the signal runs) is required")
+                else:
+                    clause = self.clause(when, index, label, depth=0)
+                if clause is not None:
+                    matchers = sorted(s for s in clause.signals() if s not in catalog.SIGNALS)
+                    if matchers:
+                        self.error(self.line_of("when", index), f"{label}: a gate reads signals "
+                                   f"only, not {', '.join(matchers)} (matchers run after analysis)")
+                    if signal in clause.signals():
+                        self.error(self.line_of("when", index),
+                                   f"{label}: a gate cannot read the signal it gates")
+                if len(self.errors) > n_errors or clause is None:
+                    continue
+                seen[signal] = where
+                gates.append(Gate(signal, clause, message.strip(), where))
+        finally:
+            self.headers = rule_headers
+        requires = {n: catalog.signal_class(n).requires for n in catalog.SIGNALS}
+        if gates and (cycle := static_cycle(gates, requires)) is not None:
+            self.error(gates[0].line, f"cascade: signals would wait on each other ({cycle})")
+        return gates
 
     def rule(self, index: int, raw: Any) -> Rule | None:
         where = self.line_of(None, index)

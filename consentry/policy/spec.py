@@ -119,6 +119,14 @@ class PolicySpec:
     source: str  # file path, or "builtin:default"
     digest: str  # sha256 of the file's bytes: which exact policy produced a verdict
     rules: tuple[Rule, ...] = field(default_factory=tuple)
+    gates: tuple[Any, ...] = ()  # consentry.policy.cascade.Gate: signals run only when ...
+
+    @property
+    def cascade(self) -> Any:
+        """The policy's ``Cascade`` (empty, i.e. false, when every signal always runs)."""
+        from consentry.policy.cascade import Cascade
+
+        return Cascade(self.gates)
 
     @property
     def ref(self) -> str:
@@ -159,5 +167,8 @@ class PolicySpec:
         return sorted(missing)
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "source": self.source, "sha256": self.digest,
-                "rules": [r.as_json() for r in self.rules]}
+        out = {"name": self.name, "source": self.source, "sha256": self.digest,
+               "rules": [r.as_json() for r in self.rules]}
+        if self.gates:
+            out["cascade"] = [g.as_json() for g in self.gates]
+        return out

@@ -13,6 +13,7 @@ import logging
 import os
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -48,6 +49,16 @@ def configured_threshold() -> float:
     return value
 
 
+def registry_in_use(db: Database) -> bool:
+    """Whether a scan will match faces (someone's consent is current and dlib is here): only
+    then does the analysis compute face descriptors (ScanSettings.likeness_descriptors)."""
+    from consentry.signals.faces.dlib_files import unavailable_reason
+
+    with db.session() as session:
+        index = LikenessIndex.from_session(session)
+    return len(index) > 0 and unavailable_reason() is None
+
+
 class LikenessMatcher(Matcher):
     name = "likeness"
     inputs = ("faces",)
@@ -77,19 +88,21 @@ class LikenessMatcher(Matcher):
     def match(self, report: ItemReport, session: Session) -> None:
         result = report.results.get("faces")
         payload = result.payload if result else None
-        if not isinstance(payload, FacesPayload):
-            return
-        from consentry.signals.faces.embed import embed_chips
+        if not isinstance(payload, FacesPayload) or "likeness" in report.skipped:
+            return  # no faces analysed, or the policy's cascade skipped likeness on this item
+        from consentry.signals.faces.embed import embed_tracks
 
         self._audit_scan(report, session)
+        # The analysis computes the descriptors of each track's best faces when it knows that
+        # someone is enrolled (ScanSettings.likeness_descriptors); any still missing are
+        # computed here, all of the item's in one batched call.
+        embed_tracks(payload)
         found: list[dict[str, Any]] = []
         for track in payload.tracks:
-            faces = [d for d in track.detections if d.matchable and d.chip is not None]
+            faces = [d for d in track.detections if d.matchable and d.embedding is not None]
             if not faces:
                 continue
-            vectors = embed_chips([d.chip for d in faces])  # type: ignore[misc]
-            for det, vec in zip(faces, vectors, strict=True):
-                det.embedding = vec
+            vectors = np.stack([d.embedding for d in faces])  # type: ignore[misc]
             for person, distance in sorted(self.index.track_distances(vectors).items()):
                 if distance <= self.threshold:
                     found.append({"person": person, "name": self.index.names.get(person),

@@ -20,3 +20,19 @@ def embed_chips(chips: list[np.ndarray]) -> np.ndarray:
     model = dlib_files.descriptor_model()
     vectors = model.compute_face_descriptor([np.ascontiguousarray(c) for c in chips])
     return np.array([np.asarray(v, dtype=np.float32) for v in vectors], dtype=np.float32)
+
+
+def embed_tracks(payload: object) -> int:
+    """Descriptors for every kept face of every track of a ``FacesPayload`` that lacks one, in
+    one batched call (the tracker keeps crops only of each track's few best matchable faces);
+    each face's ``embedding`` is set. Returns how many were computed."""
+    from consentry.signals.face_types import FacesPayload
+
+    if not isinstance(payload, FacesPayload):
+        return 0
+    todo = [d for track in payload.tracks for d in track.detections
+            if d.matchable and d.chip is not None and d.embedding is None]
+    vectors = embed_chips([d.chip for d in todo])  # type: ignore[misc]
+    for det, vector in zip(todo, vectors, strict=True):
+        det.embedding = vector
+    return len(todo)
