@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,faces,nudity,provenance,detector,service,ray,ui
+EXTRAS ?= dev,faces,nudity,provenance,detector,service,ray,ui,report
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 DEMO_DB ?= sqlite:///$(CURDIR)/out/demo.db

@@ -16,6 +16,11 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium || echo "services: Chromium not installed; the hash-page test will skip" >&2
 fi
 
+# pdftoppm and pdftotext (poppler-utils): the evidence-report tests render and read the PDF.
+if ! command -v pdftoppm >/dev/null 2>&1; then
+  apt_install poppler-utils || echo "services: poppler-utils not installed; the evidence PDF render check will skip" >&2
+fi
+
 pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
 
 if ! command -v pg_isready >/dev/null 2>&1; then

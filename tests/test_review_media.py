@@ -49,9 +49,9 @@ def test_media_is_kept_encrypted_and_gone_after_retention(rv) -> None:  # type: 
     assert post(rev, f"/ui/items/{item}/decision", decision="reject").status_code == 303
     with rv.db.session() as session:
         due = session.get(RetainedMedia, item).delete_after
-    assert due is not None and purge_expired(rv.db) == 0  # kept for keep_days after the decision
+    assert due is not None and purge_expired(rv.db) == []  # kept for keep_days after the decision
     assert rev.get(f"/ui/items/{item}/picture").status_code == 200
-    assert purge_expired(rv.db, now=utcnow() + timedelta(days=7, minutes=1)) == 1
+    assert purge_expired(rv.db, now=utcnow() + timedelta(days=7, minutes=1)) == [item]
     assert not stored.exists() and not list(stored.parent.iterdir())
     with rv.db.session() as session:
         row = session.get(RetainedMedia, item)

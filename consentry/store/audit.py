@@ -57,6 +57,11 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def time_text(at: datetime | str) -> str:
+    """A row's time exactly as its row hash covers it (UTC, microseconds, ``Z``)."""
+    return _time_text(at)
+
+
 def _time_text(at: datetime | str) -> str:
     if isinstance(at, str):
         at = datetime.fromisoformat(at)

@@ -118,21 +118,42 @@ class MediaVault:
 
     def purge(self, now: datetime | None = None) -> int:
         """Delete every kept media whose time is up; returns how many."""
-        return purge_expired(self.db, now)
+        return len(purge_expired(self.db, now))
 
 
-def purge_expired(db: Database, now: datetime | None = None) -> int:
-    """Works without the key: deleting needs none."""
+# The audit actor of the purges the service runs on its own (job workers, the UI).
+SCHEDULE_ACTOR = "consentry:retention"
+
+
+def due(db: Database, now: datetime | None = None) -> list[Retained]:
+    """The kept media whose time is up (what ``purge_expired`` would delete now)."""
     now = now or utcnow()
-    n = 0
     with db.session() as session:
-        rows = session.scalars(select(RetainedMedia).where(
-            RetainedMedia.deleted_at.is_(None), RetainedMedia.delete_after.is_not(None),
-            RetainedMedia.delete_after <= now)).all()
-        for row in rows:
+        rows = session.scalars(_due_query(now)).all()
+        return [Retained(r.item_id, r.kind, r.size, r.delete_after, r.deleted_at) for r in rows]
+
+
+def _due_query(now: datetime):  # type: ignore[no-untyped-def]
+    return select(RetainedMedia).where(
+        RetainedMedia.deleted_at.is_(None), RetainedMedia.delete_after.is_not(None),
+        RetainedMedia.delete_after <= now).order_by(RetainedMedia.item_id)
+
+
+def purge_expired(db: Database, now: datetime | None = None, *, actor: str = SCHEDULE_ACTOR) -> list[int]:
+    """Delete every kept media whose time is up; returns their item ids. Works without the key:
+    deleting needs none. A purge that deleted anything is one audit row (``review.media_purge``)
+    in the same transaction."""
+    from consentry.store import audit
+
+    now = now or utcnow()
+    gone: list[int] = []
+    with db.session() as session:
+        for row in session.scalars(_due_query(now)).all():
             Path(row.path).unlink(missing_ok=True)
             row.wrapped_key, row.deleted_at = None, now
-            n += 1
-    if n:
+            gone.append(row.item_id)
+        if gone:
+            audit.record(session, actor, "review.media_purge", "retained_media", items=gone)
+    if gone:
         db.flush_deleted()  # the wrapped keys leave SQLite's write-ahead log too
-    return n
+    return gone

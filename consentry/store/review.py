@@ -108,6 +108,16 @@ def failed_signins(db: Database, name: str, window_s: float) -> int:
             AuditEntry.at >= since)) or 0)
 
 
+def failed_signins_from(db: Database, address: str, window_s: float) -> int:
+    """Failed sign-ins from one client address (any name) within the window: guessing across
+    many names from one place is limited too."""
+    since = utcnow() - timedelta(seconds=window_s)
+    with db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "ui.signin_failed", AuditEntry.actor == f"ui:{address}",
+            AuditEntry.at >= since)) or 0)
+
+
 def check_password(db: Database, name: str, password: str) -> Person | None:
     """The person when the name and password are right and the account is enabled."""
     from argon2.exceptions import VerificationError

@@ -14,7 +14,7 @@ from consentry.errors import ConfigError
 from consentry.match.banks import service as banks
 from consentry.service.auth import public
 from consentry.service.ui import evidence as ev
-from consentry.service.ui import media
+from consentry.service.ui import faces, media
 from consentry.service.ui.decisions import DecisionError, allowed, decide
 from consentry.service.ui.settings import DECIDERS, LIKENESS_ROLES
 from consentry.service.ui.web import Signed, UiError, checked_form, redirect, render
@@ -55,15 +55,30 @@ def _load(request: Request, item_id: int, signin: SignIn) -> dict[str, Any]:
         path = item.path
     keeper = vault(request)
     kept = keeper.info(item_id) if keeper is not None else None
+    overlay = _face_overlay(keeper, item_id, result) if kept is not None and kept.available else ""
     return {"item_id": item_id, "result": result, "state": state, "claim": claim, "history": history,
             "external_id": external, "kind": result.get("kind"),
             # an API upload's path is its spool file: say what it is instead
             "name": "API upload" if job else path.rsplit("/", 1)[-1],
             "evidence": ev.evidence(result, may_see_likeness=see_likeness),
-            "kept": kept, "retention_on": keeper is not None,
+            "kept": kept, "retention_on": keeper is not None, "face_overlay": overlay,
             "choices": allowed(state, role),
             "harm_banks": [n for n, k in bank_list if k != "allow"],
             "allow_banks": [n for n, k in bank_list if k == "allow"]}
+
+
+def _face_overlay(keeper, item_id: int, result: dict[str, Any]) -> str:  # type: ignore[no-untyped-def]
+    """Face boxes and scores over the kept picture (a still), or on a map of the frame (a video)."""
+    found = faces.boxes(result)
+    if not found:
+        return ""
+    if result.get("kind") == "video":
+        shape = result.get("media") or {}
+        w, h = int(shape.get("width") or 0), int(shape.get("height") or 0)
+        return faces.overlay_svg(found, w, h, css_class="frame-map")
+    data = keeper.read(item_id)
+    size = faces.still_size(data) if data is not None else None
+    return faces.overlay_svg(found, *size, css_class="face-overlay") if size else ""
 
 
 @router.get("/items/{item_id}")
@@ -176,3 +191,38 @@ async def decision(request: Request, item_id: int, signin: SignIn = decider) -> 
     except DecisionError as exc:
         raise UiError(exc.status, exc.message) from None
     return redirect(f"/ui/queue?done={outcome.item_id}")
+
+
+@router.post("/items/{item_id}/evidence")
+async def evidence_report(request: Request, item_id: int, signin: SignIn = viewer) -> Response:
+    """The item's evidence report as a download (PDF or HTML). A thumbnail only for those who
+    see media (reviewers), only while the media is kept, strongly blurred; the report is
+    recorded in the audit log (evidence.report, with its SHA-256)."""
+    form = await checked_form(request, signin)
+    fmt = form.get("format", "pdf")
+    if fmt not in ("pdf", "html"):
+        raise UiError(400, "the format is pdf or html")
+    image = None
+    if form.get("thumbnail"):
+        if signin.person.role not in DECIDERS:
+            raise UiError(403, "only reviewers, who see media, may include a thumbnail")
+        data, kind = await run_in_threadpool(_media_bytes, request, item_id)
+        image = await run_in_threadpool(media.picture, data, kind, revealed=False, percent=100)
+
+    def make():  # type: ignore[no-untyped-def]
+        from consentry.actions.evidence.issue import issue
+
+        with request.app.state.db.session() as session:
+            if session.get(Item, item_id) is None:
+                raise UiError(404, f"there is no item {item_id}")
+        return issue(request.app.state.db, item_id, actor=signin.person.actor, pdf=fmt == "pdf",
+                     html=fmt == "html", image=image)
+    try:
+        made = await run_in_threadpool(make)
+    except ConfigError as exc:  # e.g. ReportLab not installed
+        raise UiError(503, str(exc)) from None
+    name = f"evidence-item-{item_id}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    if fmt == "pdf":
+        return Response(made.pdf, media_type="application/pdf", headers=headers)
+    return Response(made.html, media_type="text/html; charset=utf-8", headers=headers)

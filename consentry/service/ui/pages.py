@@ -59,6 +59,7 @@ def login_page(request: Request, next: str = "/ui/queue", e: str = "") -> Respon
     messages = {"expired": "The sign-in form expired. Please try again.",
                 "bad": "Wrong name or password.",
                 "locked": "Too many failed sign-ins for this name. Wait, then try again.",
+                "busy": "Too many failed sign-ins from this address. Wait, then try again.",
                 "out": "You are signed out."}
     response = render(request, "login.html", login_csrf=token, next=_safe_next(next),
                       message=messages.get(e, ""))
@@ -85,9 +86,15 @@ async def login(request: Request) -> Response:
     db, review = request.app.state.db, request.app.state.review
     if not name or len(name) > 100:
         return redirect("/ui/login?e=bad")
+    address = _address(request)
+    from_here = await run_in_threadpool(review_store.failed_signins_from, db, address,
+                                        review.signin_window_s)
+    if from_here >= review.signin_failures_per_address:
+        await run_in_threadpool(_audit, db, "ui.signin_locked", name, request, limit="address")
+        return redirect("/ui/login?e=busy")
     failures = await run_in_threadpool(review_store.failed_signins, db, name, review.signin_window_s)
     if failures >= review.signin_failures:
-        await run_in_threadpool(_audit, db, "ui.signin_locked", name, request)
+        await run_in_threadpool(_audit, db, "ui.signin_locked", name, request, limit="name")
         return redirect("/ui/login?e=locked")
     person = await run_in_threadpool(review_store.check_password, db, name, password)
     if person is None:
@@ -100,10 +107,15 @@ async def login(request: Request) -> Response:
     return response
 
 
-def _audit(db, action: str, name: str, request: Request) -> None:  # type: ignore[no-untyped-def]
+def _address(request: Request) -> str:
+    """The client's address as the server sees it (behind a proxy: run uvicorn with the
+    proxy's --forwarded-allow-ips so this is the real client, not the proxy)."""
+    return request.client.host if request.client else "?"
+
+
+def _audit(db, action: str, name: str, request: Request, **details: str) -> None:  # type: ignore[no-untyped-def]
     with db.session() as session:
-        audit.record(session, f"ui:{request.client.host if request.client else '?'}", action,
-                     f"person:{name}")
+        audit.record(session, f"ui:{_address(request)}", action, f"person:{name}", **details)
 
 
 @router.post("/logout")

@@ -1,5 +1,6 @@
 """What an operator sets for human review. ``consentry serve`` reads these from the
-environment (so its HTTP and job worker processes share them); tests build them directly.
+environment (so its HTTP and job worker processes share them); its ``--review-*`` flags set
+the same variables for the processes it starts (``SERVE_FLAGS``); tests build them directly.
 
     CONSENTRY_REVIEW_MEDIA=1             keep media of items sent to review (off by default)
     CONSENTRY_REVIEW_MEDIA_KEY=<base64>  32 random bytes: `python -c "import os,base64;
@@ -9,6 +10,9 @@ environment (so its HTTP and job worker processes share them); tests build them 
     CONSENTRY_REVIEW_BREAK_AFTER=25      items opened in a session before a break reminder
     CONSENTRY_REVIEW_SESSION_IDLE_MIN=30 / CONSENTRY_REVIEW_SESSION_MAX_HOURS=9
     CONSENTRY_REVIEW_CLAIM_MIN=15        how long a claim holds an item
+    CONSENTRY_REVIEW_SIGNIN_FAILURES=5   failed sign-ins per name within the window, then refused
+    CONSENTRY_REVIEW_SIGNIN_FAILURES_PER_ADDRESS=20   the same per client address (any names)
+    CONSENTRY_REVIEW_SIGNIN_WINDOW_MIN=15
 """
 
 from __future__ import annotations
@@ -40,8 +44,10 @@ class ReviewSettings:
     session_idle_s: float = 30 * 60
     session_max_s: float = 9 * 3600
     claim_s: float = 15 * 60
-    # Failed sign-ins per name within the window before sign-in is refused for that name.
+    # Failed sign-ins per name within the window before sign-in is refused for that name, and
+    # from one client address (any names: higher, as people behind one NAT share an address).
     signin_failures: int = 5
+    signin_failures_per_address: int = 20
     signin_window_s: float = 15 * 60
     cookie_secure: bool = True
 
@@ -51,6 +57,10 @@ class ReviewSettings:
                               "base64 of 32 random bytes")
         if self.break_after < 1 or self.keep_days < 0:
             raise ConfigError("break_after is at least 1 and keep_days at least 0")
+        if min(self.signin_failures, self.signin_failures_per_address) < 1 or self.signin_window_s <= 0:
+            raise ConfigError("sign-in limits are at least 1 failure, over a window of more than 0 minutes")
+        if min(self.session_idle_s, self.session_max_s, self.claim_s) <= 0:
+            raise ConfigError("session and claim times are more than 0")
 
     @classmethod
     def from_env(cls) -> ReviewSettings:
@@ -70,7 +80,10 @@ class ReviewSettings:
                 break_after=int(env.get("CONSENTRY_REVIEW_BREAK_AFTER", 25)),
                 session_idle_s=float(env.get("CONSENTRY_REVIEW_SESSION_IDLE_MIN", 30)) * 60,
                 session_max_s=float(env.get("CONSENTRY_REVIEW_SESSION_MAX_HOURS", 9)) * 3600,
-                claim_s=float(env.get("CONSENTRY_REVIEW_CLAIM_MIN", 15)) * 60)
+                claim_s=float(env.get("CONSENTRY_REVIEW_CLAIM_MIN", 15)) * 60,
+                signin_failures=int(env.get("CONSENTRY_REVIEW_SIGNIN_FAILURES", 5)),
+                signin_failures_per_address=int(env.get("CONSENTRY_REVIEW_SIGNIN_FAILURES_PER_ADDRESS", 20)),
+                signin_window_s=float(env.get("CONSENTRY_REVIEW_SIGNIN_WINDOW_MIN", 15)) * 60)
         except ValueError as exc:
             raise ConfigError(f"a CONSENTRY_REVIEW_* setting is not a number: {exc}") from None
 
@@ -82,6 +95,39 @@ class ReviewSettings:
 
         return MediaVault(db, self.media_dir or spool_dir / "review-media", self.media_key,
                           self.keep_days)
+
+
+# ``consentry serve`` flag (its option name) -> the variable it sets for the service's processes.
+SERVE_FLAGS = {
+    "review_media_dir": "CONSENTRY_REVIEW_MEDIA_DIR",
+    "review_keep_days": "CONSENTRY_REVIEW_KEEP_DAYS",
+    "review_break_after": "CONSENTRY_REVIEW_BREAK_AFTER",
+    "review_session_idle_min": "CONSENTRY_REVIEW_SESSION_IDLE_MIN",
+    "review_session_max_hours": "CONSENTRY_REVIEW_SESSION_MAX_HOURS",
+    "review_claim_min": "CONSENTRY_REVIEW_CLAIM_MIN",
+    "review_signin_failures": "CONSENTRY_REVIEW_SIGNIN_FAILURES",
+    "review_signin_failures_per_address": "CONSENTRY_REVIEW_SIGNIN_FAILURES_PER_ADDRESS",
+    "review_signin_window_min": "CONSENTRY_REVIEW_SIGNIN_WINDOW_MIN",
+}
+
+
+def apply_serve_flags(flags: dict[str, object], *, retain: bool | None,
+                      key_file: Path | None) -> ReviewSettings:
+    """Put the flags given into the environment (a flag wins over a variable already set; an
+    unset flag leaves the variable as it was), then read and check the whole setting, so a bad
+    value fails before any process starts. The key is read from a file, never a flag: a
+    command line is visible to every user of the machine."""
+    for name, var in SERVE_FLAGS.items():
+        if flags.get(name) is not None:
+            os.environ[var] = str(flags[name])
+    if retain is not None:
+        os.environ["CONSENTRY_REVIEW_MEDIA"] = "1" if retain else "0"
+    if key_file is not None:
+        try:
+            os.environ["CONSENTRY_REVIEW_MEDIA_KEY"] = key_file.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read the review media key from {key_file}: {exc}") from None
+    return ReviewSettings.from_env()
 
 
 class RetentionSink:
