@@ -41,6 +41,8 @@ COMMANDS = {
     "audit": "consentry.cli.audit",
     "webhook": "consentry.cli.webhook",
     "user": "consentry.cli.user",
+    "report": "consentry.cli.report",
+    "review": "consentry.cli.review",
 }
 
 
@@ -66,6 +68,8 @@ SHORT_HELP = {
     "audit": "The audit log: list rows, verify the chain.",
     "webhook": "Webhooks: signed POSTs of verdicts and decisions, retried, dead letters replayable.",
     "user": "People's accounts for the review UI (/ui): create, list.",
+    "report": "Reports from the database: an item's evidence for a takedown or the police.",
+    "review": "Human review housekeeping: purge retained media past its schedule.",
 }
 
 
