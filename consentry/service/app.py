@@ -14,6 +14,7 @@ from consentry import __version__
 from consentry.service import errors, health, hma_curation, hma_match
 from consentry.service.auth import KeyChecker
 from consentry.service.config import ServiceSettings
+from consentry.service.fast_lookup import FastRawLookup
 from consentry.service.lookup import BankLookup, BatchedSearch
 from consentry.service.metrics import Metrics, MetricsMiddleware
 from consentry.service.ui import mount as mount_review_ui
@@ -47,6 +48,7 @@ def create_app(db: Database, settings: ServiceSettings, *, load_indexes: bool = 
         stop = threading.Event()
         refresher = threading.Thread(target=lookup.run_refresher, args=(stop,), daemon=True)
         refresher.start()
+        threading.Thread(target=_app.state.keys.run_refresher, args=(stop,), daemon=True).start()
         try:
             yield
         finally:
@@ -59,9 +61,9 @@ def create_app(db: Database, settings: ServiceSettings, *, load_indexes: bool = 
     app.state.settings = settings
     app.state.keys = KeyChecker(db, settings.key_cache_s, settings.rate_per_minute)
     app.state.lookup = lookup
-    app.state.batched_search = BatchedSearch(lookup)
-    app.state.job_waiter = JobWaiter(db, settings.job_poll_s)
     app.state.metrics = Metrics(db)
+    app.state.batched_search = BatchedSearch(lookup, app.state.metrics.lookup_batch.observe)
+    app.state.job_waiter = JobWaiter(db, settings.job_poll_s)
     settings.spool_dir.mkdir(parents=True, exist_ok=True)
     errors.install(app)
     for module in (health, hma_match, hma_curation, v1_scan, v1_banks, v1_persons, v1_items,
@@ -69,6 +71,8 @@ def create_app(db: Database, settings: ServiceSettings, *, load_indexes: bool = 
         app.include_router(module.router)
     v1_cases.install(app)  # the public case routes' limits and CORS (docs/cases.md)
     mount_review_ui(app)  # /ui and the review routes of /v1 (consentry.service.ui)
+    app.add_middleware(FastRawLookup, keys=app.state.keys, lookup=lookup,  # its hot path
+                       batched=app.state.batched_search, metrics=app.state.metrics)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

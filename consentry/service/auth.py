@@ -2,8 +2,8 @@
 
 Every route declares who may call it with a dependency: ``Allow(roles...)`` or ``Public()``
 (tests/test_service_roles.py walks the app's own route list and fails on a route with
-neither). A verified key is cached for ``key_cache_s`` so argon2 (tens of milliseconds by
-design) runs once per key, not once per request.
+neither). A key is verified with argon2 (tens of milliseconds by design) once per process;
+after that its row is read again every ``key_cache_s`` (revoked? expired?), never argon2.
 """
 
 from __future__ import annotations
@@ -68,12 +68,16 @@ class RateLimiter:
 
 
 class KeyChecker:
+    """Keys verified once with argon2 per process, then known by the SHA-256 of the whole
+    token: a request whose token has that digest is the same key, so after ``cache_s`` only
+    the key's row is read again (revoked, expired?), never argon2 (tens of ms) again."""
+
     def __init__(self, db: Database, cache_s: float, default_rate: int) -> None:
         self.db = db
         self.cache_s = cache_s
         self.default_rate = default_rate
         self.limiter = RateLimiter()
-        self._cache: dict[str, tuple[KeyInfo, float]] = {}
+        self._cache: dict[str, tuple[KeyInfo, float]] = {}  # digest -> (info, checked until)
         self._pending: dict[str, asyncio.Future[KeyInfo | None]] = {}
         self._lock = threading.Lock()
 
@@ -85,34 +89,92 @@ class KeyChecker:
             else:
                 self._cache = {t: v for t, v in self._cache.items() if v[0].key_id != key_id}
 
-    async def principal(self, request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
+    def refresh(self) -> None:
+        """Read the rows of the cached keys again (one query each; no argon2): a key revoked
+        or expired through another process is dropped, the others stay fresh, so requests
+        never wait for this check."""
+        with self._lock:
+            cached = list(self._cache.items())
+        for digest, (info, _until) in cached:
+            current = key_store.lookup(self.db, info.key_id)
+            with self._lock:
+                if current is None or not current.active():
+                    self._cache.pop(digest, None)
+                elif digest in self._cache:
+                    self._cache[digest] = (current, time.monotonic() + self.cache_s)
+
+    def run_refresher(self, stop: threading.Event) -> None:
+        """The app's thread: ``refresh`` every half ``cache_s``."""
+        import logging
+
+        while not stop.wait(self.cache_s / 2):
+            try:
+                self.refresh()
+            except Exception:  # the database is away for a moment: entries expire meanwhile
+                logging.getLogger(__name__).exception("key refresh failed")
+
+    @staticmethod
+    def _token(header: str) -> str | None:
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(401, "an API key is needed: send Authorization: Bearer KEY",
-                           "unauthorized", {"WWW-Authenticate": "Bearer"})
         token = token.strip()
-        digest = hashlib.sha256(token.encode()).hexdigest()
+        return token if scheme.lower() == "bearer" and token else None
+
+    def _fresh(self, digest: str) -> KeyInfo | None:
         cached = self._cache.get(digest)
-        info = cached[0] if cached and cached[1] > time.monotonic() and cached[0].active() else None
-        if info is None:
-            info = await self._verify(digest, token)
+        if cached is not None and cached[1] > time.monotonic() and cached[0].active():
+            return cached[0]
+        return None
+
+    def _admit(self, info: KeyInfo) -> None:
         rate = info.rate_per_minute if info.rate_per_minute is not None else self.default_rate
         wait = self.limiter.take(info.key_id, rate)
         if wait > 0:
             raise ApiError(429, f"rate limit of {rate} requests a minute reached for this key",
                            "rate_limited", {"Retry-After": str(max(1, math.ceil(wait)))})
+
+    def cached_principal(self, header: str, roles: frozenset[str]) -> Principal | None:
+        """The hot path's check, without awaiting anything: the principal when the key is
+        cached, fresh, has one of ``roles`` and is within its rate; None for anything else
+        (the caller then takes the full path, which answers 401/403/429 as every route)."""
+        token = self._token(header)
+        if token is None:
+            return None
+        info = self._fresh(hashlib.sha256(token.encode()).hexdigest())
+        if info is None or info.role not in roles:
+            return None
+        try:
+            self._admit(info)
+        except ApiError:
+            return None
+        return Principal(info)
+
+    async def principal(self, request: Request) -> Principal:
+        token = self._token(request.headers.get("authorization", ""))
+        if token is None:
+            raise ApiError(401, "an API key is needed: send Authorization: Bearer KEY",
+                           "unauthorized", {"WWW-Authenticate": "Bearer"})
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        info = self._fresh(digest)
+        if info is None:
+            info = await self._verify(digest, token)
+        self._admit(info)
         return Principal(info)
 
     async def _verify(self, digest: str, token: str) -> KeyInfo:
-        """argon2 off the event loop, once for requests that arrive together with one key."""
+        """Off the event loop, once for requests that arrive together with one key: argon2
+        for a token not seen yet, a read of its row for one verified before."""
         pending = self._pending.get(digest)
         if pending is None:
-            pending = asyncio.ensure_future(run_in_threadpool(key_store.authenticate, self.db, token))
+            known = self._cache.get(digest)
+            check = (key_store.lookup, self.db, known[0].key_id) if known else \
+                (key_store.authenticate, self.db, token)
+            pending = asyncio.ensure_future(run_in_threadpool(*check))
             self._pending[digest] = pending
             pending.add_done_callback(lambda _f: self._pending.pop(digest, None))
         info = await asyncio.shield(pending)
-        if info is None:
+        if info is None or not info.active():
+            with self._lock:
+                self._cache.pop(digest, None)
             raise ApiError(401, "this API key is not valid (unknown, revoked or expired)",
                            "unauthorized", {"WWW-Authenticate": "Bearer"})
         with self._lock:

@@ -8,6 +8,8 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -19,7 +21,7 @@ from consentry.signals.hashing import catalogue
 from consentry.signals.hashing.base import ExactLookup, HashType, HashValueError
 from consentry.signals.hashing.mih import MIHIndex, hex_to_words
 from consentry.store.db import Database
-from consentry.store.tables.banks import Bank, BankEntry
+from consentry.store.tables.banks import Bank, BankEntry, Withdrawal
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +87,16 @@ class BankLookup:
         return htype.index is not ExactLookup
 
     def _current_fingerprint(self) -> tuple:
+        """What changes when the indexes must: a new entry, a withdrawal (each one writes a
+        Withdrawal row), a bank deleted. Maxima of primary keys and the small bank table:
+        a few index reads (counting withdrawn entries scanned all 1M rows every refresh,
+        a quarter of a server's CPU under load)."""
         with self.db.session() as session:
-            return tuple(session.execute(
-                select(func.max(BankEntry.id), func.count(BankEntry.withdrawn_at))).one())
+            return tuple(session.execute(select(
+                select(func.max(BankEntry.id)).scalar_subquery(),
+                select(func.max(Withdrawal.id)).scalar_subquery(),
+                select(func.count(Bank.id)).scalar_subquery(),
+                select(func.max(Bank.id)).scalar_subquery())).one())
 
     def search(self, htype: type[HashType], value: str, threshold: int | None = None) -> list[Hit]:
         """Entries whose value is within ``threshold`` (the type's default) of ``value``;
@@ -163,36 +172,61 @@ class BankLookup:
 
 
 class BatchedSearch:
-    """Index lookups that arrive together (in one turn of the event loop) searched in one
-    call: MIH costs ~1.1 ms of CPU for one PDQ query at 1M hashes and ~0.1-0.2 ms per query in
-    batches of 8-64 (bench/bench_service.py), so concurrent clients share the work."""
+    """Index lookups searched together, one batch at a time, in a search thread: while one
+    batch is searched the lookups that arrive meanwhile wait for the next, so the batch
+    grows with the load by itself. MIH costs ~0.5 ms of CPU for one PDQ query at 1M hashes
+    and ~0.15 ms per query in batches of 16-32 (docs/performance.md); numpy's table reads
+    release the GIL, so the event loop parses the next requests during a search."""
 
-    def __init__(self, lookup: BankLookup) -> None:
+    def __init__(self, lookup: BankLookup, on_batch: Callable[[int], None] | None = None) -> None:
         self.lookup = lookup
+        self.on_batch = on_batch  # told each batch's size (a metric)
         self._waiting: dict[tuple[str, int], list[tuple[list[str], asyncio.Future[list[Hit]]]]] = {}
+        self._busy: set[tuple[str, int]] = set()  # a batch of this kind is being searched
 
     async def search(self, htype: type[HashType], value: str) -> list[Hit]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Hit]] = loop.create_future()
         key = (htype.name, htype.default_threshold)
-        batch = self._waiting.setdefault(key, [])
-        if not batch:
-            loop.call_soon(self._flush, htype, key)
-        batch.append((htype.index_keys(value), future))
+        self._waiting.setdefault(key, []).append((htype.index_keys(value), future))
+        if key not in self._busy:
+            self._busy.add(key)
+            loop.call_soon(self._launch, loop, htype, key)  # lookups of this turn join it
         return await future
 
-    def _flush(self, htype: type[HashType], key: tuple[str, int]) -> None:
+    def _launch(self, loop: asyncio.AbstractEventLoop, htype: type[HashType], key: tuple[str, int]) -> None:
         batch = self._waiting.pop(key, [])
-        try:
-            results = self.lookup.search_many(htype, [keys for keys, _f in batch], key[1])
-        except Exception as exc:
-            for _keys, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+        if not batch:
+            self._busy.discard(key)
             return
+        if self.on_batch is not None:
+            self.on_batch(len(batch))
+        done = loop.run_in_executor(_search_thread(), self.lookup.search_many, htype,
+                                    [keys for keys, _f in batch], key[1])
+        done.add_done_callback(lambda f: self._settle(loop, htype, key, batch, f))
+
+    def _settle(self, loop: asyncio.AbstractEventLoop, htype: type[HashType], key: tuple[str, int],
+                batch: list[tuple[list[str], asyncio.Future[list[Hit]]]], done: asyncio.Future) -> None:
+        error = done.exception()
+        results = [[] for _ in batch] if error is not None else done.result()
         for (_keys, future), hits in zip(batch, results, strict=True):
-            if not future.done():
+            if future.done():
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
                 future.set_result(hits)
+        self._launch(loop, htype, key)  # the lookups that arrived during this search
+
+
+_SEARCHER: list[ThreadPoolExecutor] = []
+
+
+def _search_thread() -> ThreadPoolExecutor:
+    """One search thread per process (index searches run one at a time, in batches)."""
+    if not _SEARCHER:
+        _SEARCHER.append(ThreadPoolExecutor(1, thread_name_prefix="consentry-index-search"))
+    return _SEARCHER[0]
 
 
 def parse_signal(type_name: str, value: str) -> tuple[type[HashType], str]:
