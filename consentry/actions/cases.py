@@ -121,6 +121,7 @@ def open_case(db: Database, data: Any, where: CaseBanks) -> tuple[CaseInfo, str]
     pin = case_store.new_pin()
     with db.session() as session:
         bank = _bank(session, where.intake, shared=False)
+        _bank(session, where.shared, shared=True)  # there from the start: partners can be granted it
         row = case_store.create(session, pin, n_items)
         added = _insert(session, bank, records, row.number, f"case:{row.number}")
         audit.record(session, VICTIM, "case.open", f"case:{row.number}", items=n_items, hashes=added,

@@ -185,9 +185,15 @@ def info(session: Session, row: VictimCase, bank_id: int | None) -> CaseInfo:
         for active, n in session.execute(select(BankEntry.withdrawn_at.is_(None), func.count())
                                          .where(of_case).group_by(BankEntry.withdrawn_at.is_(None))):
             hashes["active" if active else "withdrawn"] = int(n)
-        # One row per match; days are counted here (func.date differs between the databases).
-        for (at,) in session.execute(select(BankMatch.at).join(BankEntry, BankEntry.id == BankMatch.entry_id)
-                                     .where(of_case, BankMatch.bank_id == bank_id)):
+        # An upload matching the PDQ and the MD5 of one picture is one match: items are
+        # counted, per day (here, not in SQL: date functions differ between the databases).
+        seen: set[int] = set()
+        for item_id, at in session.execute(
+                select(BankMatch.item_id, BankMatch.at).join(BankEntry, BankEntry.id == BankMatch.entry_id)
+                .where(of_case, BankMatch.bank_id == bank_id).order_by(BankMatch.at)):
+            if item_id in seen:
+                continue
+            seen.add(item_id)
             day = (aware(at) or utcnow()).date()
             days[day] = days.get(day, 0) + 1
     return CaseInfo(row.number, row.status, row.items, aware(row.created_at) or utcnow(),

@@ -10,9 +10,9 @@ from consentry.service.ui.settings import ReviewSettings
 
 
 def mount(app: FastAPI, review: ReviewSettings | None = None) -> None:
-    from consentry.service.ui import api, items, pages, web
+    from consentry.service.ui import api, cases, items, pages, web
 
     app.state.review = review or ReviewSettings.from_env()
     web.install(app)
-    for module in (pages, items, api):
+    for module in (pages, items, api, cases):
         app.include_router(module.router)
