@@ -88,7 +88,8 @@ def _line(c: Any) -> str:
 
 
 @command.command("list")
-@click.option("--status", type=click.Choice(("active", "withdrawn")), default=None)
+@click.option("--status", type=click.Choice(("active", "withdrawn")), default=None,
+              help="Only cases with this status.")
 @_BANK
 @common_options
 @handle_errors
