@@ -19,9 +19,9 @@ from sqlalchemy import select, update
 
 pytest.importorskip("reportlab")
 
-from consentry.store import audit  # noqa: E402
-from consentry.store.tables.core import AuditEntry  # noqa: E402
-from tests.test_review_support import TARGET, build, close, post, scan_into_review, sign_in  # noqa: E402
+from consentry.store import audit
+from consentry.store.tables.core import AuditEntry
+from tests.test_review_support import TARGET, build, close, post, scan_into_review, sign_in
 
 HOSTILE = '<img src=x onerror=alert(1)>"\'.png'
 POPPLER = shutil.which("pdftoppm") and shutil.which("pdftotext") and shutil.which("pdfimages")
@@ -163,7 +163,8 @@ def test_the_cli_report_and_a_thumbnail_only_when_asked(confirmed, tmp_path: Pat
     # a hostile file name (a scanned item keeps its path): inert in the HTML, plain text in the PDF
     hostile = scan_into_review(r, r.api(), 52, HOSTILE)
     named_pdf, named_html = tmp_path / "named.pdf", tmp_path / "named.html"
-    assert run_cli("report", "evidence", str(hostile), "-o", str(named_pdf), "--html", str(named_html)).code == 0
+    made = run_cli("report", "evidence", str(hostile), "-o", str(named_pdf), "--html", str(named_html))
+    assert made.code == 0, made.stderr
     shown = named_html.read_text(encoding="utf-8")
     assert "<img" not in shown and "&lt;img src=x onerror=alert(1)&gt;" in shown
     assert "<img src=x onerror=alert(1)>" in " ".join(_pdf_text(named_pdf).split())
