@@ -129,6 +129,8 @@ class _JobEnder:
 
     def flush(self) -> None:
         pending, self.pending = self.pending, []
+        if not pending:  # the pipeline flushes after every stored batch, and again at the end
+            return
         ended = job_store.finish_many(self.runner.db, self.runner.name,
                                       [(j.job_id, r, i, None) for j, r, i in pending])
         for job, _result, _item in pending:

@@ -35,12 +35,14 @@ def _signals(value: str | None) -> tuple[str, ...] | None:
     return names
 
 
-async def _wait_for(request: Request, job_id: str, wait: float) -> job_store.JobRecord | None:
+async def _wait_for(request: Request, job_id: str, wait: float, *, just_queued: bool = False
+                    ) -> job_store.JobRecord | None:
     db = request.app.state.db
-    job = await run_in_threadpool(job_store.get, db, job_id)
     wait = min(max(wait, 0.0), request.app.state.settings.max_wait_s)
-    if job is None or job.status in ("done", "error") or wait <= 0:
-        return job
+    if not just_queued or wait <= 0:  # a job queued a moment ago has not ended: no read
+        job = await run_in_threadpool(job_store.get, db, job_id)
+        if job is None or job.status in ("done", "error") or wait <= 0:
+            return job
     await request.app.state.job_waiter.wait(job_id, wait)
     return await run_in_threadpool(job_store.get, db, job_id)
 
@@ -74,7 +76,7 @@ async def scan(request: Request, file: UploadFile = _UPLOAD, signals: str | None
                             size=size, key_id=who.key.key_id, external_id=external_id,
                             signals=chosen, policy=policy)
     if wait > 0:
-        job = await _wait_for(request, job_id, wait)
+        job = await _wait_for(request, job_id, wait, just_queued=True)
         if job is not None and job.status in ("done", "error"):
             return _answer(job)
     return JSONResponse({"job_id": job_id, "status": "queued"}, 202)
