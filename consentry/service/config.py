@@ -23,8 +23,14 @@ class ServiceSettings:
     # Named policy files a scan may ask for (``policy=NAME``); absent: the shipped default.
     policies: dict[str, Path] = field(default_factory=dict)
     max_wait_s: float = 60.0  # the longest ?wait= a request may hold
-    # Remote media is never fetched: HMA's ``url=`` parameters answer 400 (docs/service.md).
+    # Fetching uploads by URL (``POST /v1/scan`` with ``url=``; service/url_fetch.py): off
+    # unless turned on, then only from these hosts, bounded in bytes and seconds, never to
+    # loopback, private or link-local addresses. HMA's ``url=`` parameters answer 400.
     url_fetch: bool = False
+    url_allow_hosts: tuple[str, ...] = ()
+    url_max_bytes: int = 50 * 1024**2
+    url_timeout_s: float = 20.0
+    url_allow_loopback_unsafe: bool = False  # UNSAFE: tests on one machine only
     index_refresh_s: float = 2.0  # how often another process's bank changes are picked up
     webhook_retries: int = 5
     webhook_backoff_s: float = 1.0

@@ -35,7 +35,22 @@ def _settings_from_env() -> ServiceSettings:
     data = json.loads(os.environ[SETTINGS_ENV])
     data["spool_dir"] = Path(data["spool_dir"])
     data["policies"] = {k: Path(v) for k, v in data["policies"].items()}
+    data["url_allow_hosts"] = tuple(data.get("url_allow_hosts", ()))
     return ServiceSettings(**data)
+
+
+def url_fetch_from_env(settings: ServiceSettings) -> ServiceSettings:
+    """URL fetching as the operator set it: CONSENTRY_URL_FETCH_HOSTS (comma-separated names,
+    ".example.org" for subdomains; set: on), CONSENTRY_URL_FETCH_MAX_MB, _TIMEOUT_S, and the
+    UNSAFE CONSENTRY_URL_FETCH_UNSAFE_LOOPBACK=1 (tests on one machine only)."""
+    hosts = tuple(h.strip().lower() for h in os.environ.get("CONSENTRY_URL_FETCH_HOSTS", "").split(",")
+                  if h.strip())
+    if not hosts:
+        return settings
+    return replace(settings, url_fetch=True, url_allow_hosts=hosts,
+                   url_max_bytes=int(float(os.environ.get("CONSENTRY_URL_FETCH_MAX_MB", "50")) * 1024**2),
+                   url_timeout_s=float(os.environ.get("CONSENTRY_URL_FETCH_TIMEOUT_S", "20")),
+                   url_allow_loopback_unsafe=os.environ.get("CONSENTRY_URL_FETCH_UNSAFE_LOOPBACK") == "1")
 
 
 def app_from_env() -> FastAPI:
@@ -106,6 +121,7 @@ def serve(db: Database, *, host: str, port: int, workers: int, job_workers: int,
     # so no analysis pool is forked for every batch of uploads.
     settings = replace(ServiceSettings(spool_dir=spool_dir), max_upload_bytes=max_upload_bytes,
                        rate_per_minute=rate_per_minute, job_lease_s=job_lease_s, scan_workers=0)
+    settings = url_fetch_from_env(settings)
     spool_dir.mkdir(parents=True, exist_ok=True)
     sweep_spool(db, spool_dir / "jobs")
     requeued = recover_jobs(db)

@@ -82,6 +82,35 @@ async def spool(upload: UploadFile, folder: Path, name: str | None = None) -> tu
     return path, size, found
 
 
+async def fetch_into_spool(settings: Any, url: str, folder: Path, name: str) -> tuple[Path, int]:
+    """The upload fetched from ``url`` (service/url_fetch.py), identified by its bytes as a
+    sent file is; 400 when fetching is off or the URL is refused."""
+    from consentry.service import url_fetch
+
+    if not settings.url_fetch:
+        raise ApiError(400, "URL fetching is off on this service (send the file instead)", "url_off")
+    policy = url_fetch.FetchPolicy(tuple(settings.url_allow_hosts), min(settings.url_max_bytes,
+                                   settings.max_upload_bytes), settings.url_timeout_s,
+                                   settings.url_allow_loopback_unsafe)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    try:
+        size = await run_in_threadpool(url_fetch.fetch_to, url, policy, path)
+    except url_fetch.UrlRefused as exc:
+        raise ApiError(400, str(exc), "url_refused") from None
+    except url_fetch.UrlTooLarge as exc:
+        raise ApiError(413, str(exc), "too_large") from None
+    except url_fetch.UrlFetchFailed as exc:
+        raise ApiError(502, str(exc), "url_fetch_failed") from None
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    if sniff(head) is None:
+        path.unlink(missing_ok=True)
+        raise ApiError(415, "the URL's body is not an image or video Consentry reads "
+                       "(identified by its bytes, not its name or type)", "unsupported_media")
+    return path, size
+
+
 def _write_durably(source: BinaryIO, path: Path) -> tuple[int, bytes]:
     source.seek(0)
     head = source.read(64)

@@ -12,13 +12,15 @@ from fastapi.responses import JSONResponse
 from consentry.errors import ConfigError
 from consentry.service.auth import Principal, as_submitter
 from consentry.service.errors import ApiError
-from consentry.service.uploads import spool
+from consentry.service.uploads import fetch_into_spool, spool
 from consentry.signals import catalog
 from consentry.store import jobs as job_store
 
 router = APIRouter(prefix="/v1", tags=["scan"])
 OPERATORS = ("admin", "operator")
-_UPLOAD = File(..., description="the image or video")
+_UPLOAD = File(None, description="the image or video (or url=)")
+_URL = Form(None, description="fetch the upload from this URL instead (only when the operator "
+            "turned URL fetching on: allow-listed hosts, public addresses, size and time limits)")
 _SIGNALS = Form(None, description="comma-separated signals (default: every installed one)")
 _POLICY = Form(None, description="a policy name this service offers")
 _EXTERNAL_ID = Form(None, description="your id for the upload, echoed back")
@@ -59,9 +61,9 @@ def _jsonable(value: Any) -> Any:
 
 
 @router.post("/scan", status_code=202)
-async def scan(request: Request, file: UploadFile = _UPLOAD, signals: str | None = _SIGNALS,
+async def scan(request: Request, file: UploadFile | None = _UPLOAD, signals: str | None = _SIGNALS,
                policy: str | None = _POLICY, external_id: str | None = _EXTERNAL_ID,
-               wait: float = 0.0, who: Principal = as_submitter) -> JSONResponse:
+               url: str | None = _URL, wait: float = 0.0, who: Principal = as_submitter) -> JSONResponse:
     """Accept one upload for scanning: 202 ``{"job_id": ...}``; with ``?wait=30`` the result
     when it is ready in time (200), else the 202."""
     settings = request.app.state.settings
@@ -71,7 +73,12 @@ async def scan(request: Request, file: UploadFile = _UPLOAD, signals: str | None
     if external_id is not None and len(external_id) > 200:
         raise ApiError(400, "external_id is at most 200 characters", "bad_request")
     job_id = job_store.new_job_id()
-    path, size, _found = await spool(file, settings.spool_dir / "jobs", job_id)
+    if (file is None) == (url is None):
+        raise ApiError(400, "send the upload as the file field, or url= (one of them)", "bad_request")
+    if file is not None:
+        path, size, _found = await spool(file, settings.spool_dir / "jobs", job_id)
+    else:
+        path, size = await fetch_into_spool(settings, url or "", settings.spool_dir / "jobs", job_id)
     await run_in_threadpool(job_store.enqueue, request.app.state.db, job_id, spool_path=str(path),
                             size=size, key_id=who.key.key_id, external_id=external_id,
                             signals=chosen, policy=policy)
