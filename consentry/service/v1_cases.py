@@ -140,7 +140,7 @@ async def open_case(request: Request) -> JSONResponse:
         found, pin = await run_in_threadpool(cases.open_case, request.app.state.db, data, where(request))
     except cases.CaseInputError as exc:
         raise ApiError(422, str(exc), "bad_submission") from None
-    request.app.state.lookup.load()
+    await run_in_threadpool(request.app.state.lookup.load)  # matchable (or not) at once
     return JSONResponse({"case": found.number, "pin": pin, "items": found.items,
                          "hashes": found.hashes.get("active", 0),
                          "message": "Keep the case number and the PIN somewhere safe: the PIN is "
@@ -194,5 +194,5 @@ async def withdraw(request: Request, case: int, body: PinIn) -> dict[str, Any]:
     await _authorise(request, case, body.pin)
     found = await run_in_threadpool(cases.withdraw, request.app.state.db, case, where(request),
                                     actor=cases.VICTIM, reason="withdrawn by the victim")
-    request.app.state.lookup.load()
+    await run_in_threadpool(request.app.state.lookup.load)  # matchable (or not) at once
     return jsonable_encoder(found.victim_json())
