@@ -18,8 +18,13 @@ class Limits:
     max_pixels: int = 100_000_000  # per image / per frame (a 40000x40000 bomb is 1.6e9)
     max_file_bytes: int = 4 * 1024**3
     max_duration_s: float = 4 * 3600.0  # videos claiming more are refused before decoding
-    max_decode_s: float = 300.0  # wall-clock budget for decoding one item
-    max_frames: int = 200_000
+    # Wall-clock budget for decoding one item: max_decode_s, plus decode_s_per_video_s for
+    # each second of video decoded so far (a two-hour video that keeps decoding gets its
+    # time; a decoder stuck on few frames is stopped after max_decode_s as before).
+    max_decode_s: float = 300.0
+    decode_s_per_video_s: float = 2.0
+    max_frames: int = 200_000  # frames handed to signals (a video's sampled frames)
+    max_decoded_frames: int = 10_000_000  # frames decoded (4 h at ~700 fps)
     # The worker watchdog (consentry.pipeline.workers): an item still running after this
     # many seconds (a decoder stuck inside one frame) is killed and recorded as an error.
     # 0 turns it off.

@@ -1,9 +1,10 @@
-"""Decode videos with PyAV (FFmpeg) within limits on claimed duration, frames and wall time."""
+"""Decode videos with PyAV (FFmpeg) within limits on claimed duration, frames and wall time;
+frames no signal samples are skipped undecoded where the numbering stays exact."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ import av
 import numpy as np
 
 from consentry.errors import LimitExceeded, MediaError, UnsupportedMedia
+from consentry.media.skipping import sampled_frames
 from consentry.settings import Limits
 from consentry.types import MediaInfo, MediaKind
 
@@ -127,8 +129,9 @@ def _probe(container: av.container.InputContainer, fmt: str, limits: Limits) -> 
             f"{limits.max_duration_s / 3600:.1f} h (raise --max-duration to allow)"
         )
     frames = int(stream.frames) if stream.frames else None
-    if frames is not None and frames > limits.max_frames:
-        raise LimitExceeded(f"video claims {frames:,} frames, over the limit of {limits.max_frames:,}")
+    if frames is not None and frames > limits.max_decoded_frames:
+        raise LimitExceeded(f"video claims {frames:,} frames, over the limit of "
+                            f"{limits.max_decoded_frames:,}")
     return MediaInfo(
         kind=MediaKind.VIDEO,
         container=fmt,
@@ -141,32 +144,105 @@ def _probe(container: av.container.InputContainer, fmt: str, limits: Limits) -> 
     )
 
 
+# Containers whose packets carry presentation timestamps that number frames (AVI's and GIF's
+# often do not): only there are frames skipped undecoded.
+_SKIPPABLE = {"mp4", "mov", "matroska"}
+
+
+class Frames:
+    """The frames of one decode (see ``iter_frames``); ``numbered`` says how many frames the
+    video had so far, decoded or skipped (the full decode's count)."""
+
+    def __init__(self, container: av.container.InputContainer, info: MediaInfo, limits: Limits,
+                 wanted: Callable[[int], bool] | None) -> None:
+        self.container, self.info, self.wanted = container, info, wanted
+        self.budget = _Budget(info, limits, wanted)
+
+    @property
+    def numbered(self) -> int:
+        return self.budget.numbered
+
+    def __iter__(self) -> Iterator[VideoFrame]:
+        container, info, budget = self.container, self.info, self.budget
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        if (self.wanted is None or info.container not in _SKIPPABLE or not info.fps
+                or stream.time_base is None):
+            yield from _every_frame(container, stream, budget)
+        else:
+            try:
+                yield from sampled_frames(container, stream, budget.fps, budget, self.wanted,
+                                          VideoFrame)
+            except av.FFmpegError as exc:
+                raise MediaError(f"video data is corrupt after frame {budget.numbered}: "
+                                 f"{_reason(exc)}", code="corrupt") from exc
+        if budget.decoded == 0:
+            raise MediaError("video has no decodable frames (truncated or corrupt)", code="corrupt")
+
+
 def iter_frames(
-    container: av.container.InputContainer, info: MediaInfo, limits: Limits
-) -> Iterator[VideoFrame]:
-    """Every frame in decode order, numbered from 0, with time and frame-count limits."""
-    stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
-    fps = info.fps or 25.0
-    started = time.monotonic()
+    container: av.container.InputContainer, info: MediaInfo, limits: Limits,
+    wanted: Callable[[int], bool] | None = None,
+) -> Frames:
+    """The frames in presentation order, numbered from 0, within the limits.
+
+    With ``wanted`` (which frame numbers some signal samples), a frame no signal samples is
+    not decoded when no other frame refers to it (FFmpeg's ``skip_frame`` NONREF, set packet
+    by packet): the frames handed on are the full decode's own, with its numbers. Where the
+    numbering cannot be kept exactly, ``NotExact`` is raised before a wrong number is handed
+    on (the caller decodes again without ``wanted``).
+    """
+    return Frames(container, info, limits, wanted)
+
+
+class _Budget:
+    """The limits of one decode. Time: ``max_decode_s`` plus ``decode_s_per_video_s`` for
+    each second of video decoded so far (credited at most up to ``max_duration_s``), so a
+    long video that keeps decoding goes on while a decoder stuck on few frames is stopped as
+    before. Frames: every decoded one counts against ``max_decoded_frames``, and the ones
+    handed to signals (sampled) against ``max_frames``."""
+
+    def __init__(self, info: MediaInfo, limits: Limits, wanted: Callable[[int], bool] | None) -> None:
+        self.limits, self.wanted = limits, wanted
+        self.fps = info.fps or 25.0
+        self.started = time.monotonic()
+        self.decoded = self.sampled = self.numbered = 0
+
+    def check(self, index: int) -> None:
+        limits = self.limits
+        self.decoded += 1
+        self.numbered = max(self.numbered, index + 1)
+        if self.decoded > limits.max_decoded_frames:
+            raise LimitExceeded(f"video has more than {limits.max_decoded_frames:,} frames")
+        if self.wanted is None or self.wanted(index):
+            self.sampled += 1
+            if self.sampled > limits.max_frames:
+                raise LimitExceeded(f"more than {limits.max_frames:,} frames of this video are "
+                                    "sampled (sample fewer a second)")
+        played = index / self.fps
+        if played > limits.max_duration_s:
+            raise LimitExceeded(f"video lasts longer than {limits.max_duration_s / 3600:.1f} h "
+                                "(raise --max-duration to allow)")
+        allowed = limits.max_decode_s + limits.decode_s_per_video_s * played
+        if time.monotonic() - self.started > allowed:
+            raise LimitExceeded(
+                f"decoding took longer than {allowed:.0f} s ({limits.max_decode_s:.0f} s plus "
+                f"{limits.decode_s_per_video_s:g} s per second of video; stopped at frame "
+                f"{index}; raise --max-decode-seconds to allow)")
+
+
+def _every_frame(container: av.container.InputContainer, stream: av.VideoStream,
+                 budget: _Budget) -> Iterator[VideoFrame]:
     index = 0
     try:
         for frame in container.decode(stream):
-            if index >= limits.max_frames:
-                raise LimitExceeded(f"video has more than {limits.max_frames:,} frames")
-            if time.monotonic() - started > limits.max_decode_s:
-                raise LimitExceeded(
-                    f"decoding took longer than {limits.max_decode_s:.0f} s "
-                    f"(stopped at frame {index}; raise --max-decode-seconds to allow)"
-                )
+            budget.check(index)
             pts_time = float(frame.time) if frame.time is not None else None
-            yield VideoFrame(index, index / fps, pts_time, frame)
+            yield VideoFrame(index, index / budget.fps, pts_time, frame)
             index += 1
     except av.FFmpegError as exc:
         raise MediaError(f"video data is corrupt after frame {index}: {_reason(exc)}",
                          code="corrupt") from exc
-    if index == 0:
-        raise MediaError("video has no decodable frames (truncated or corrupt)", code="corrupt")
 
 
 def _reason(exc: av.FFmpegError) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -28,13 +29,19 @@ log = logging.getLogger(__name__)
 _CHUNK = 1024 * 1024
 # Images are decoded from memory; bigger files are refused before reading them whole.
 MAX_IMAGE_FILE_BYTES = 512 * 1024 * 1024
+PROGRESS_S = 1.0
 
 
 class Analyser:
-    """Decodes items and runs the chosen signals on them (one per process)."""
+    """Decodes items and runs the chosen signals on them (one per process).
+
+    ``on_progress``, when set, is called at most every ``PROGRESS_S`` seconds while a video
+    keeps decoding (a worker tells its watchdog that a long video is not stuck)."""
 
     def __init__(self, settings: ScanSettings, signal_classes: list[type[Signal]]) -> None:
         self.settings = settings
+        self.on_progress: Callable[[], None] | None = None
+        self._progress_at = 0.0
         self.cascade = settings.cascade or None
         if self.cascade:  # gated signals run after the signals their gates read
             order = self.cascade.order([c.name for c in signal_classes],
@@ -127,19 +134,45 @@ class Analyser:
             report.thumbnail_jpeg = make_thumbnail(frame.rgb)
 
     def _analyse_video(self, source: BinaryIO | Any, fmt: str, report: ItemReport) -> None:
+        if isinstance(source, image_media.Image.Image):  # an animation: every frame decoded
+            self._decode_video(source, fmt, report, skip=False)
+            return
+        from consentry.media.skipping import NotExact  # PyAV loads only when a video comes
+
+        try:
+            self._decode_video(source, fmt, report, skip=True)
+        except NotExact as exc:  # frames could not be skipped exactly: decode them all
+            log.info("%s: decoding every frame (%s)", report.path, exc)
+            report.signal_errors.clear()
+            report.thumbnail_jpeg = None
+            self._decode_video(source, fmt, report, skip=False)
+
+    def _decode_video(self, source: BinaryIO | Any, fmt: str, report: ItemReport, *,
+                      skip: bool) -> None:
+        """Hand the frames the signals sample to them; with ``skip``, frames none samples
+        are skipped undecoded where the video allows it (consentry.media.video)."""
         limits = self.settings.limits
-        with _frames(source, fmt, limits) as (info, frames):
+        with _frames(source, fmt, limits) as (info, open_frames):
             report.kind = MediaKind.VIDEO
             report.info = info
             ctx = ItemContext(report.path, info, self.settings, report.results)
             consumers: list[tuple[Signal, FrameConsumer]] = [
                 (s, s.video_consumer(ctx)) for s in self._applicable(MediaKind.VIDEO)
             ]
+            fps = info.fps or 25.0
+
+            def wanted(index: int) -> bool:
+                return index == 0 or any(c.wants(index, index / fps) for _s, c in consumers)
+
+            frames = open_frames(wanted if skip else None)
             frames_seen = 0
             error: MediaError | None = None
             try:
                 for frame in frames:
                     frames_seen += 1
+                    if self.on_progress is not None and time.monotonic() - self._progress_at > PROGRESS_S:
+                        self._progress_at = time.monotonic()
+                        self.on_progress()
                     shared: dict[str, Any] = {}
                     for signal, consumer in consumers:
                         if signal.name in report.signal_errors:
@@ -164,7 +197,8 @@ class Analyser:
                     report.signal_errors[signal.name] = str(exc)
             self._likeness_features(report)
             if info.frame_count is None:
-                report.info = MediaInfo(**{**info.__dict__, "frame_count": frames_seen})
+                counted = getattr(frames, "numbered", frames_seen)
+                report.info = MediaInfo(**{**info.__dict__, "frame_count": counted})
             if error is not None:
                 report.fail(error.code, str(error))
 
@@ -186,16 +220,19 @@ class Analyser:
 
 
 @contextmanager
-def _frames(source: BinaryIO | Any, fmt: str, limits: Limits) -> Iterator[tuple[MediaInfo, Iterator[Any]]]:
-    """A video's frames decoded by FFmpeg from the open file, or an animated image's (a PIL
-    image) frames or pages, every one (``fps`` None: each signal samples every frame)."""
+def _frames(source: BinaryIO | Any, fmt: str, limits: Limits
+            ) -> Iterator[tuple[MediaInfo, Callable[[Callable[[int], bool] | None], Iterable[Any]]]]:
+    """A video's frames decoded by FFmpeg from the open file (given which frame numbers are
+    wanted, or None for every one), or an animated image's (a PIL image) frames or pages,
+    every one."""
     if isinstance(source, image_media.Image.Image):
-        yield image_media.animation_info(source, fmt, limits), image_media.iter_image_frames(source, limits)
+        yield (image_media.animation_info(source, fmt, limits),
+               lambda _wanted: image_media.iter_image_frames(source, limits))
         return
     from consentry.media import video as video_media  # PyAV loads only when a video comes
 
     with video_media.open_video(source, fmt, limits) as (container, info):
-        yield info, video_media.iter_frames(container, info, limits)
+        yield info, lambda wanted: video_media.iter_frames(container, info, limits, wanted)
 
 
 def _digest(fh: BinaryIO, report: ItemReport, *, keep: bool) -> bytes | None:

@@ -10,9 +10,12 @@ takes its place.
 
 The same bookkeeping makes the watchdog: the main process knows since when each worker has
 been on the item at the head of its queue, and a worker still on one item after
-``Limits.max_item_s`` (a FIFO, a decoder stuck inside one frame) is killed; that item is
-reported as ``timeout`` and the batch goes on. Each worker's address space is capped
-(``Limits.max_worker_memory``, RLIMIT_AS) so one huge image fails alone.
+``Limits.max_item_s`` without a sign of progress (a FIFO, a decoder stuck inside one frame)
+is killed; that item is reported as ``timeout`` and the batch goes on. A video that keeps
+decoding says so about once a second (``_ALIVE``), so a two-hour video is not taken for a
+stuck one; its own decode budget (consentry.media.video) bounds it instead. Each worker's
+address space is capped (``Limits.max_worker_memory``, RLIMIT_AS) so one huge image fails
+alone.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from consentry.types import ItemReport
 PREFETCH = 2  # items queued per worker: one at work, one ready, so no worker waits on us
 START_PREFETCH = 32
 _READY = "ready"
+_ALIVE = "alive"  # the item at the head is still decoding, frame after frame
 _PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
@@ -78,6 +82,7 @@ def _worker_main(conn: Connection, settings: ScanSettings, signal_classes: list[
     # One process per core already: BLAS threads in each would only fight over the cores.
     threadpoolctl.threadpool_limits(1)
     analyser = Analyser(settings, signal_classes)
+    analyser.on_progress = lambda: conn.send(_ALIVE)
     conn.send(_READY)
     while True:
         try:
@@ -250,9 +255,9 @@ class WorkerPool:
                 continue
             index, path = worker.held.popleft()
             report = ItemReport(path=path)
-            report.fail("timeout", f"analysis took longer than {limit:g} s and was stopped "
-                        "(a stuck decoder or a file that never ends; raise --max-item-seconds "
-                        "to allow)")
+            report.fail("timeout", f"analysis took longer than {limit:g} s without progress "
+                        "and was stopped (a stuck decoder or a file that never ends; raise "
+                        "--max-item-seconds to allow)")
             done[index] = report
             self._replace(worker)
             killed = True
@@ -271,6 +276,9 @@ class WorkerPool:
                 message = worker.conn.recv()
                 if message == _READY:
                     worker.ready = True
+                    worker.note_head()
+                    continue
+                if message == _ALIVE:  # progress: the watchdog's clock starts again
                     worker.note_head()
                     continue
                 index, report = message
