@@ -205,7 +205,7 @@ def _decision(ev: ItemEvidence) -> Section:
             ("when", "decision", "by", "bank", "label", "note"),
             [(when(d["at"]), text(d["decision"]), text(f"{d['actor']} ({d['role']})"), text(d["bank"]),
               text(d["label"]), text(d["note"])) for d in ev.decisions],
-            widths=(0.15, 0.1, 0.18, 0.17, 0.1, 0.3)))
+            widths=(0.15, 0.12, 0.17, 0.17, 0.09, 0.3)))
     return section
 
 
