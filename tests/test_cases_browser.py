@@ -1,11 +1,19 @@
 """A victim opens a case from the offline hash page in a real browser (Playwright driving
 Debian's Chromium from a file:// page, as a victim would open it): the page hashes the photo
 on the device, sends only the submission JSON to the helpline and shows the case number and
-PIN; an upload of the photo is then caught, and after the victim withdraws it is not."""
+PIN; an upload of the photo is then caught; a case worker notes the case and records consent
+in the UI; after the victim withdraws, the upload is not caught.
+
+A screenshot of the case page goes to docs/ with CONSENTRY_UI_SCREENSHOTS=docs (no media:
+a case has none):
+    CONSENTRY_UI_SCREENSHOTS=docs .venv/bin/pytest -q tests/test_cases_browser.py
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import threading
 import time
@@ -27,10 +35,12 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from consentry.hashpage import build_page  # noqa: E402
 from consentry.service import ServiceSettings, create_app  # noqa: E402
 from consentry.store import keys  # noqa: E402
+from consentry.store import review as review_store  # noqa: E402
 from consentry.store.db import open_database  # noqa: E402
-from tests.conftest import THREATEXCHANGE, need  # noqa: E402
+from tests.conftest import ROOT, THREATEXCHANGE, need  # noqa: E402
 
 PHOTO = THREATEXCHANGE / "pdq" / "data" / "bridge-mods" / "aaa-orig.jpg"
+PASSWORD = "a long test password"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync"]
 
@@ -46,6 +56,7 @@ def served(sqlite_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     db = open_database(sqlite_url)
     app = create_app(db, ServiceSettings(spool_dir=tmp_path / "spool", rate_per_minute=0))
     token, _ = keys.create(db, "platform", "submitter", "tester")
+    review_store.create_person(db, "case-worker", "reviewer", PASSWORD, "tester")
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -58,6 +69,13 @@ def served(sqlite_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     server.should_exit = True
     thread.join(10)
     db.close()
+
+
+def _shot(page, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / name
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("CONSENTRY_UI_SCREENSHOTS") == "docs":
+        shutil.copy(path, ROOT / "docs" / name)
 
 
 def _caught(api: httpx.Client, h: dict[str, str]) -> bool:
@@ -87,9 +105,26 @@ def test_the_offline_page_opens_a_case(served, tmp_path: Path) -> None:  # type:
             page.locator("#case-pin").wait_for(timeout=120_000)
             number = int(page.locator("#case-number").inner_text())
             pin = page.locator("#case-pin").inner_text()
+            # a case worker, in the review UI
+            staff = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+            staff.on("dialog", lambda d: d.accept())
+            staff.goto(f"{base}/ui/cases")
+            staff.fill("input[name=name]", "case-worker")
+            staff.fill("input[name=password]", PASSWORD)
+            staff.click("button[type=submit]")
+            staff.wait_for_url(f"{base}/ui/cases")
+            staff.click(f'a[href="/ui/cases/{number}"]')
+            staff.fill("textarea[name=text]", "Called back on 2026-12-01; prefers email.")
+            staff.click("text=Add note")
+            staff.fill("input[name=how]", "by phone, read back")
+            staff.click("text=Record consent")
+            staff.locator("#share").wait_for()
+            assert "Hashes: 2 active" in staff.inner_text("#hashes")
+            assert "prefers email" in staff.content() and pin not in staff.content()
+            _shot(staff, tmp_path, "cases-page.png")
         finally:
             browser.close()
-    posts = [(url, body) for method, url, body in sent if method == "POST"]
+    posts = [(url, body) for method, url, body in sent if method == "POST"]  # the victim's page only
     assert [url for url, _ in posts] == [f"{base}/v1/cases"]  # one request, to the helpline only
     body = posts[0][1] or b""
     doc = json.loads(body)  # the hashes as JSON, nothing else: no image bytes
