@@ -135,9 +135,14 @@ class ManipulationSignal(Signal):
         return None
 
     def setup(self, settings: Any) -> None:
+        # One onnxruntime thread in a worker process (the pool runs one worker per core: two
+        # threads each would only fight over the cores); two when analysing in this process.
+        import multiprocessing
+
         from consentry.detector.scoring import Scorer
 
-        self.scorer = Scorer(self.model, threads=2)
+        threads = 1 if multiprocessing.parent_process() is not None else 2
+        self.scorer = Scorer(self.model, threads=threads)
         if self.flip is not None:
             self.scorer.info.flip = self.flip
 

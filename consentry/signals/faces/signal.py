@@ -52,7 +52,7 @@ def _faces_found(want: bool, data: dict[str, Any]) -> Outcome:
 
 class FacesSignal(Signal):
     name = "faces"
-    version = "1"
+    version = "2"  # 2: HOG on the grey picture (issue 17)
     Options = FacesOptions
     conditions = (Condition("faces", "faces", "faces", "true/false", is_bool, _faces_found),)
     description = "faces (dlib HOG + 5 landmarks), tracked across video frames, graded for matching"
