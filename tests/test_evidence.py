@@ -110,6 +110,7 @@ def test_the_report_of_a_confirmed_item_renders_and_pins_the_audit_chain(confirm
     assert {e.row_hash for e in about} <= printed
     # ... and they are the hashes of the chain `consentry audit verify` checks
     assert run_cli("audit", "verify").code == 0
+    assert set(_docs_script(run_cli, tmp_path).values()) == {"ok"}
     listed = {row["id"]: row["hash"] for row in run_cli("audit", "list", "--json", "--limit", "1000").lines}
     head_id = max(e.id for e in about)
     for e in about:
@@ -130,6 +131,10 @@ def test_the_report_of_a_confirmed_item_renders_and_pins_the_audit_chain(confirm
     broken = run_cli("audit", "verify")
     assert broken.code == 1 and f"row {decision.id}" in broken.stderr
     assert f"row {decision.id} ·" in text
+    # the third party's own script in docs/evidence.md finds it too
+    checked = _docs_script(run_cli, tmp_path)
+    assert checked[decision.id] == "DOES NOT MATCH"
+    assert all(v == "ok" for k, v in checked.items() if k != decision.id)
     # an editor who also rewrites every hash after it gets a chain that verifies again, but
     # its hashes are no longer the ones the report printed
     with r.db.session() as session:
@@ -138,6 +143,23 @@ def test_the_report_of_a_confirmed_item_renders_and_pins_the_audit_chain(confirm
     relisted = {row["id"]: row["hash"] for row in run_cli("audit", "list", "--json", "--limit", "1000").lines}
     assert relisted[decision.id] != decision.row_hash and relisted[decision.id] not in printed
     assert relisted[head_id] != head_hash
+
+
+def _docs_script(run_cli, tmp_path: Path) -> dict[int, str]:  # type: ignore[no-untyped-def]
+    """Run the check_chain.py of docs/evidence.md over the whole log: {row id: verdict}."""
+    import sys
+
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "docs" / "evidence.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(# check_chain.py.*?)```", doc, re.S).group(1)  # type: ignore[union-attr]
+    script, rows = tmp_path / "check_chain.py", tmp_path / "rows.jsonl"
+    script.write_text(code, encoding="utf-8")
+    listed = run_cli("audit", "list", "--json", "--after", "0", "--limit", "1000")
+    rows.write_text(listed.stdout, encoding="utf-8")
+    out = subprocess.run([sys.executable, str(script), str(rows)], capture_output=True, text=True, check=True)
+    lines = [line.split(" ", 2) for line in out.stdout.splitlines()]
+    return {int(n): verdict for n, _hash, verdict in lines}
 
 
 def _rechain(session) -> None:  # type: ignore[no-untyped-def]
