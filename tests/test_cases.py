@@ -316,3 +316,25 @@ def test_case_workers_and_the_partner_feed(helpline: Helpline, submission: Path)
             AuditEntry.subject.in_([f"case:{case}", f"case:{other}"])).order_by(AuditEntry.id))]
         assert actions.count("case.consent") == 3 and actions.count("case.share") == 3
         assert "case.note" in actions and audit.verify(session).ok
+
+
+def test_a_video_case_blocks_the_video(sqlite_url: str, tmp_path: Path) -> None:
+    """vPDQ: a case from a video's submission catches an upload of the video."""
+    import subprocess
+    import sys
+
+    video = need(THREATEXCHANGE / "tmk" / "sample-videos" / "chair-22-sd-sepia-bar.mp4")
+    out = tmp_path / "video.json"
+    subprocess.run([sys.executable, "-m", "consentry", "hash", str(video), "-o", str(out)], check=True,
+                   capture_output=True, timeout=300)
+    h = Helpline(sqlite_url, tmp_path)
+    try:
+        h.start_jobs()
+        case, pin = h.open(out)
+        assert h.status(case, pin).json()["hashes"]["active"] == 2  # vPDQ + MD5
+        assert {m["signal"] for m in _case_matches(h.upload(video), case)} == {"vpdq", "md5"}
+        h.client.post(f"/v1/cases/{case}/withdraw", json={"pin": pin})
+        assert _case_matches(h.upload(video), case) == []
+        assert h.status(case, pin).json()["matches"]["count"] == 1
+    finally:
+        h.close()
