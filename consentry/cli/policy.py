@@ -55,3 +55,9 @@ def _print(spec: PolicySpec) -> None:
         table.add_row(str(rule.line), rule.id, escape(rule.when.describe()), then,
                       rule.label or "", ", ".join(rule.overrides))
     console.print(table)
+    if spec.gates:  # the cascade: signals that run only when a gate holds
+        gates = Table("line", "signal", "runs only when", "otherwise, the verdict says")
+        for gate in spec.gates:
+            gates.add_row(str(gate.line), gate.signal, escape(gate.when.describe()),
+                          escape(gate.message))
+        console.print(gates)
