@@ -59,6 +59,10 @@ class ScanSettings:
     # each face track's best faces (batched). False: none are computed there (the likeness
     # matcher computes any it needs), so nobody's face is embedded without a reason.
     likeness_descriptors: bool = False
+    # --segments: a video lasting at least segment_min_s is split into this many time
+    # segments analysed in parallel and stitched into one item (consentry.pipeline.segments)
+    segments: int = 1
+    segment_min_s: float = 60.0
 
     def options_for(self, cls: type[OptionsT]) -> OptionsT:
         for given in self.options:

@@ -80,13 +80,13 @@ def test_decode_time_grows_with_the_video_decoded(monkeypatch: pytest.MonkeyPatc
     now = [1000.0]
     monkeypatch.setattr(video_media.time, "monotonic", lambda: now[0])
     info = MediaInfo(MediaKind.VIDEO, "mp4", "h264", 16, 16, 60.0, 25.0, None)
-    budget = video_media._Budget(info, Limits(max_decode_s=10, decode_s_per_video_s=2), None)
+    budget = video_media.Budget(info, Limits(max_decode_s=10, decode_s_per_video_s=2), None)
     now[0] += 29.0
     budget.check(250)
     now[0] += 2.0
     with pytest.raises(video_media.LimitExceeded, match="longer than 30 s"):
         budget.check(251)
-    stuck = video_media._Budget(info, Limits(max_decode_s=10, decode_s_per_video_s=2), None)
+    stuck = video_media.Budget(info, Limits(max_decode_s=10, decode_s_per_video_s=2), None)
     now[0] += 11.0  # a decoder stuck on its first frames gets no more than max_decode_s
     with pytest.raises(video_media.LimitExceeded):
         stuck.check(1)

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -48,6 +48,12 @@ _LIMIT_FLAGS = {  # flag -> (Limits field, click type, help)
 
 def _engine_options(fn: F) -> F:
     """Where the analysis runs (not part of what identifies a run: a resume may change it)."""
+    fn = click.option("--segment-min-seconds", type=click.FloatRange(min=0),
+                      default=ScanSettings.segment_min_s, show_default=True,
+                      help="Shortest video that --segments splits.")(fn)
+    fn = click.option("--segments", type=click.IntRange(min=1), default=1, show_default=True,
+                      help="Split each long video into this many time segments analysed in "
+                      "parallel and stitched into one item (the same result).")(fn)
     fn = click.option("--workers", type=click.IntRange(min=1), default=None,
                       help="Worker processes (default: one per core; local engine).")(fn)
     fn = click.option("--address", metavar="ADDR", default=None,
@@ -92,7 +98,8 @@ def command() -> None:
 @common_options
 @handle_errors
 def run_cmd(sources: tuple[Path, ...], new: bool, engine: str, address: str | None,
-            workers: int | None, **params: Any) -> None:
+            workers: int | None, segments: int, segment_min_seconds: float,
+            **params: Any) -> None:
     """Record the files under SOURCES (folders, or manifest files: one path per line, or
     JSON Lines with "path" and "external_id") and analyse each once.
 
@@ -114,7 +121,7 @@ def run_cmd(sources: tuple[Path, ...], new: bool, engine: str, address: str | No
         run_id = store.create_run(db, key, absolute, record, _scan_settings(record, absolute))
         run = store.get_run(db, run_id)
         assert run is not None
-    _work(db, run, engine, address, workers)
+    _work(db, run, engine, address, workers, (segments, segment_min_seconds))
 
 
 @command.command("resume")
@@ -122,7 +129,8 @@ def run_cmd(sources: tuple[Path, ...], new: bool, engine: str, address: str | No
 @_engine_options
 @common_options
 @handle_errors
-def resume_cmd(run_id: int, engine: str, address: str | None, workers: int | None) -> None:
+def resume_cmd(run_id: int, engine: str, address: str | None, workers: int | None,
+               segments: int, segment_min_seconds: float) -> None:
     """Continue a run where it stopped, with the settings it was started with."""
     from consentry.store import backfill as store
 
@@ -131,11 +139,11 @@ def resume_cmd(run_id: int, engine: str, address: str | None, workers: int | Non
     if run is None:
         fail(f"no backfill run {run_id}")
     assert run is not None
-    _work(db, run, engine, address, workers)
+    _work(db, run, engine, address, workers, (segments, segment_min_seconds))
 
 
 def _work(db: Database, run: RunRecord, engine_name: str, address: str | None,
-          workers: int | None) -> None:
+          workers: int | None, split: tuple[int, float]) -> None:
     from consentry.pipeline.backfill.manifest import read_sources
     from consentry.policy.engine import RulesPolicy
     from consentry.signals import catalog
@@ -143,7 +151,7 @@ def _work(db: Database, run: RunRecord, engine_name: str, address: str | None,
 
     record = run.settings
     policy = RulesPolicy.from_file(Path(record["policy"]) if record.get("policy") else None)
-    settings = _scan_settings_obj(record)
+    settings = replace(_scan_settings_obj(record), segments=split[0], segment_min_s=split[1])
     classes = catalog.resolve(settings.signals)
     if not run.manifest_complete:  # new, or killed while listing: list (again) first
         store.claim(db, run.run_id, store.owner_name())

@@ -65,6 +65,12 @@ if TYPE_CHECKING:
 @click.option("--address", metavar="ADDR", help="Ray cluster to join with --engine ray.")
 @click.option("--full-decode", is_flag=True,
               help="Decode JPEGs at full size for hashing (default: reduced-scale for big ones).")
+@click.option("--segments", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Split each video lasting at least --segment-min-seconds into this many "
+              "time segments analysed in parallel and stitched into one item (same result).")
+@click.option("--segment-min-seconds", type=click.FloatRange(min=0),
+              default=ScanSettings.segment_min_s, show_default=True,
+              help="Shortest video that --segments splits.")
 @signal_options
 @common_options
 @handle_errors
@@ -73,7 +79,7 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, workers: i
             max_decode_seconds: float, max_file_size: int, max_item_seconds: float,
             max_worker_memory: int, full_decode: bool, policy_path: Path | None,
             allow_missing_signals: bool, skip_known: bool, engine: str, address: str | None,
-            **signal_params: Any) -> None:
+            segments: int, segment_min_seconds: float, **signal_params: Any) -> None:
     """Scan images, videos and folders; store and print what was found.
 
     Exit codes: 0 nothing flagged, 1 something flagged, 2 usage or fatal error,
@@ -91,6 +97,7 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, workers: i
         options=build_options(signal_params),
         fast_jpeg=not full_decode,
         thumbnails=report_path is not None,
+        segments=segments, segment_min_s=segment_min_seconds,
         cascade=policy.spec.cascade or None,  # signals the policy runs only when a gate holds
     )
     classes = catalog.resolve(signals)

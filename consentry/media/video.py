@@ -156,7 +156,7 @@ class Frames:
     def __init__(self, container: av.container.InputContainer, info: MediaInfo, limits: Limits,
                  wanted: Callable[[int], bool] | None) -> None:
         self.container, self.info, self.wanted = container, info, wanted
-        self.budget = _Budget(info, limits, wanted)
+        self.budget = Budget(info, limits, wanted)
 
     @property
     def numbered(self) -> int:
@@ -195,7 +195,7 @@ def iter_frames(
     return Frames(container, info, limits, wanted)
 
 
-class _Budget:
+class Budget:
     """The limits of one decode. Time: ``max_decode_s`` plus ``decode_s_per_video_s`` for
     each second of video decoded so far (credited at most up to ``max_duration_s``), so a
     long video that keeps decoding goes on while a decoder stuck on few frames is stopped as
@@ -232,7 +232,7 @@ class _Budget:
 
 
 def _every_frame(container: av.container.InputContainer, stream: av.VideoStream,
-                 budget: _Budget) -> Iterator[VideoFrame]:
+                 budget: Budget) -> Iterator[VideoFrame]:
     index = 0
     try:
         for frame in container.decode(stream):

@@ -40,8 +40,12 @@ class Analyser:
 
     def __init__(self, settings: ScanSettings, signal_classes: list[type[Signal]]) -> None:
         self.settings = settings
+        self.signal_classes = list(signal_classes)
         self.on_progress: Callable[[], None] | None = None
         self._progress_at = 0.0
+        # --segments: how a long video's segments are mapped (a local process pool by
+        # default; a Ray actor maps them on threads)
+        self.map_segments: Any = None
         self.cascade = settings.cascade or None
         if self.cascade:  # gated signals run after the signals their gates read
             order = self.cascade.order([c.name for c in signal_classes],
@@ -57,6 +61,16 @@ class Analyser:
             signal.setup(settings)
 
     def analyse(self, path: Path) -> ItemReport:
+        if self.settings.segments > 1 and _is_video(path):
+            from consentry.pipeline.segments import analyse_split
+
+            return analyse_split(path, self.settings, self.signal_classes,
+                                 self.settings.segments, self.map_segments,
+                                 whole=self.analyse_whole, progress=self.on_progress)
+        return self.analyse_whole(path)
+
+    def analyse_whole(self, path: Path) -> ItemReport:
+        """The item's analysis in this process, never split into segments."""
         report = ItemReport(path=path)
         try:
             self._analyse(path, report)
@@ -233,6 +247,15 @@ def _frames(source: BinaryIO | Any, fmt: str, limits: Limits
 
     with video_media.open_video(source, fmt, limits) as (container, info):
         yield info, lambda wanted: video_media.iter_frames(container, info, limits, wanted)
+
+
+def _is_video(path: Path) -> bool:
+    try:
+        with open_regular(path) as fh:
+            sniffed = sniff(fh.read(64))
+    except (OSError, MediaError):
+        return False  # the unsplit analysis says why
+    return sniffed is not None and sniffed.kind is MediaKind.VIDEO
 
 
 def _digest(fh: BinaryIO, report: ItemReport, *, keep: bool) -> bytes | None:

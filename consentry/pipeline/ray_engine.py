@@ -69,8 +69,11 @@ class AnalyserActor:
     def __init__(self, settings: ScanSettings, signal_classes: list[type[Signal]]) -> None:
         import threadpoolctl
 
+        from consentry.pipeline.segments import thread_map
+
         threadpoolctl.threadpool_limits(1)  # one actor per CPU: no BLAS threads fighting
         self.analyser = Analyser(settings, signal_classes)
+        self.analyser.map_segments = thread_map  # --segments: an actor does not fork
 
     def pid(self) -> int:
         return os.getpid()

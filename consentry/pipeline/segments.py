@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import itertools
 import math
+import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,8 @@ def analyse_segment(path: Path, segment: Segment, settings: ScanSettings,
                 target = start_pts + int(segment.first / fps / time_base)
                 container.seek(target, stream=stream, backward=True, any_frame=False)
             seen, previous = 0, None
+            budget = video_media.Budget(info, settings.limits, lambda i: any(
+                c.wants(i, i / fps) for _s, c in consumers))
             try:
                 for frame in container.decode(stream):
                     if frame.pts is None:
@@ -106,6 +110,7 @@ def analyse_segment(path: Path, segment: Segment, settings: ScanSettings,
                         raise NotSplittable("frames are not evenly spaced (variable frame rate)")
                     previous = index
                     seen += 1
+                    budget.check(index)  # the limits of the whole decode, per segment
                     shown = video_media.VideoFrame(index, index / fps, float(frame.time), frame)
                     for _signal, consumer in consumers:
                         if consumer.wants(index, shown.timestamp):
@@ -150,29 +155,41 @@ def _probe(path: Path, settings: ScanSettings) -> ItemReport | None:
 
 
 def analyse_split(path: Path, settings: ScanSettings, signal_classes: list[type[Signal]],
-                  segments: int, map_fn: MapFn | None = None) -> ItemReport:
+                  segments: int, map_fn: MapFn | None = None, *,
+                  whole: Callable[[Path], ItemReport] | None = None,
+                  progress: Callable[[], None] | None = None) -> ItemReport:
     """The item report of the video at ``path`` with its splittable signals run on
     ``segments`` segments in parallel (``map_fn``: a local process pool by default; pass
     Ray's for a cluster) and the other signals in one more task over the whole video;
-    identical to ``Analyser(settings, signal_classes).analyse(path)``."""
+    identical to ``Analyser(settings, signal_classes).analyse(path)``. A video shorter than
+    ``settings.segment_min_s`` (or anything else) is analysed whole, by ``whole`` when given;
+    ``progress`` is called about once a second while the segments run (the watchdog's sign
+    of life)."""
+    settings = replace(settings, segments=1)  # a segment's own analysis never splits again
+    if whole is None:
+        def whole(p: Path) -> ItemReport:
+            return _whole(p, settings, signal_classes)
     split = [c for c in signal_classes if c.name in SPLITTABLE]
     rest = [c for c in signal_classes if c.name not in SPLITTABLE]
     probed = _probe(path, settings)
-    if probed is None or probed.info is None or not split or settings.known_items:
-        return _whole(path, settings, signal_classes)
+    if (probed is None or probed.info is None or not split or settings.known_items
+            or (probed.info.duration or 0.0) < settings.segment_min_s):
+        return whole(path)
     parts = plan(probed.info, segments)
+    if len(parts) < 2:
+        return whole(path)
     tasks: list[tuple[Any, ...]] = [(analyse_segment, path, part, settings, split) for part in parts]
     if rest:
         tasks.append((_whole, path, settings, rest))
-    mapper = map_fn or _local_map(len(tasks))
+    mapper = map_fn or _local_map(len(tasks), progress)
     try:
         outputs = list(mapper(_call, tasks))
     except NotSplittable:
-        return _whole(path, settings, signal_classes)
+        return whole(path)
     pieces: list[SegmentResult] = outputs[: len(parts)]
     report: ItemReport = outputs[-1] if rest else probed
     if report.status is not ItemStatus.OK or report.signal_errors or not _meet(pieces, probed.info):
-        return _whole(path, settings, signal_classes)
+        return whole(path)
     if report.info is not None and report.info.frame_count is None:
         report.info = MediaInfo(**{**report.info.__dict__,
                                    "frame_count": sum(p.frames_seen for p in pieces)})
@@ -203,9 +220,39 @@ def _call(task: tuple[Any, ...]) -> Any:
     return fn(*args)
 
 
-def _local_map(processes: int) -> MapFn:
+def _local_map(processes: int, progress: Callable[[], None] | None = None) -> MapFn:
+    """Segments in forked processes. In a worker of consentry.pipeline.workers (a daemonic
+    process, which multiprocessing forbids to have children) the flag is lifted for the
+    pool: each segment process inherits the worker's memory cap and dies with it."""
     def run(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]]) -> list[Any]:
-        with ProcessPoolExecutor(processes, mp_context=get_context("fork")) as pool:
-            return list(pool.map(fn, tasks))
+        me = multiprocessing.current_process()
+        daemon = me.daemon
+        if daemon:
+            me._config["daemon"] = False  # type: ignore[attr-defined]
+        try:
+            with ProcessPoolExecutor(processes, mp_context=get_context("fork"),
+                                     initializer=_die_with, initargs=(os.getpid(),)) as pool:
+                futures = [pool.submit(fn, task) for task in tasks]
+                while not_done := [f for f in futures if not f.done()]:
+                    wait(not_done, timeout=1.0)
+                    if progress is not None:
+                        progress()
+                return [f.result() for f in futures]
+        finally:
+            if daemon:
+                me._config["daemon"] = True  # type: ignore[attr-defined]
 
     return run
+
+
+def _die_with(parent: int) -> None:
+    from consentry.pipeline.workers import _die_with as die_with
+
+    die_with(parent)
+
+
+def thread_map(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """Segments on threads of this process (a Ray actor, which should not fork): parallel as
+    far as decoding and hashing release the GIL."""
+    with ThreadPoolExecutor(len(tasks)) as pool:
+        return list(pool.map(fn, tasks))
