@@ -19,6 +19,7 @@ from consentry.actions.sinks import Sink
 from consentry.pipeline.scan import Pipeline
 from consentry.policy.engine import RulesPolicy
 from consentry.service.config import ServiceSettings
+from consentry.service.doorbell import Doorbell, bells_folder
 from consentry.settings import Limits, ScanSettings
 from consentry.store import jobs as job_store
 from consentry.store.db import Database
@@ -34,8 +35,9 @@ def worker_name() -> str:
 
 class JobRunner:
     def __init__(self, db: Database, settings: ServiceSettings, *, name: str | None = None,
-                 extra_sinks: tuple[Sink, ...] = ()) -> None:
+                 extra_sinks: tuple[Sink, ...] = (), doorbell: Doorbell | None = None) -> None:
         self.db = db
+        self.doorbell = doorbell  # rung by the HTTP side when it queues a job (same machine)
         self.settings = settings
         self.name = name or worker_name()
         self.extra_sinks = extra_sinks
@@ -43,10 +45,16 @@ class JobRunner:
         self._policies: dict[str | None, RulesPolicy] = {}
 
     def run_forever(self) -> None:
+        idle = self.settings.job_poll_s
         while not self.stop.is_set():
             try:
-                if self.run_once() == 0:
+                if self.run_once() > 0:
+                    idle = self.settings.job_poll_s
+                elif self.doorbell is None:
                     self.stop.wait(self.settings.job_poll_s)
+                else:  # wait for a ring; poll ever more slowly (up to 1 s) as a safety net
+                    rung = self.doorbell.wait(idle)
+                    idle = self.settings.job_poll_s if rung else min(1.0, idle * 2)
             except Exception:  # the database went away for a moment: keep serving
                 log.exception("job runner: a batch failed; retrying")
                 self.stop.wait(1.0)
@@ -185,6 +193,10 @@ def run_job_worker(db_url: str, settings: ServiceSettings) -> None:
 
     db = open_database(db_url)
     sinks = (WebhookSink(db), *review_sinks(db, settings.spool_dir))
-    runner = JobRunner(db, settings, extra_sinks=sinks)
+    bell = Doorbell(bells_folder(settings.spool_dir)).listen()
+    runner = JobRunner(db, settings, extra_sinks=sinks, doorbell=bell)
     signal.signal(signal.SIGTERM, lambda *_: runner.stop.set())
-    runner.run_forever()
+    try:
+        runner.run_forever()
+    finally:
+        bell.close()

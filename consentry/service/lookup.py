@@ -207,6 +207,11 @@ class BatchedSearch:
 
     def _settle(self, loop: asyncio.AbstractEventLoop, htype: type[HashType], key: tuple[str, int],
                 batch: list[tuple[list[str], asyncio.Future[list[Hit]]]], done: asyncio.Future) -> None:
+        if done.cancelled():  # the server is stopping
+            for _keys, future in batch:
+                future.cancel()
+            self._busy.discard(key)
+            return
         error = done.exception()
         results = [[] for _ in batch] if error is not None else done.result()
         for (_keys, future), hits in zip(batch, results, strict=True):

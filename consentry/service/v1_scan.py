@@ -79,7 +79,7 @@ async def scan(request: Request, file: UploadFile | None = _UPLOAD, signals: str
         path, size, _found = await spool(file, settings.spool_dir / "jobs", job_id)
     else:
         path, size = await fetch_into_spool(settings, url or "", settings.spool_dir / "jobs", job_id)
-    await run_in_threadpool(job_store.enqueue, request.app.state.db, job_id, spool_path=str(path),
+    await run_in_threadpool(_enqueue, request.app.state.db, job_id, settings, spool_path=str(path),
                             size=size, key_id=who.key.key_id, external_id=external_id,
                             signals=chosen, policy=policy)
     if wait > 0:
@@ -87,6 +87,14 @@ async def scan(request: Request, file: UploadFile | None = _UPLOAD, signals: str
         if job is not None and job.status in ("done", "error"):
             return _answer(job)
     return JSONResponse({"job_id": job_id, "status": "queued"}, 202)
+
+
+def _enqueue(db: Any, job_id: str, settings: Any, **job: Any) -> None:
+    """Queue the job, then wake this machine's idle job workers (service/doorbell.py)."""
+    from consentry.service.doorbell import Doorbell, bells_folder
+
+    job_store.enqueue(db, job_id, **job)
+    Doorbell(bells_folder(settings.spool_dir)).ring()
 
 
 @router.get("/jobs/{job_id}")
