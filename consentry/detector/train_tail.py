@@ -1,0 +1,221 @@
+"""Train the last blocks and the head of EfficientNet-Lite0 on cached front activations (features.py).
+
+The whole network is one ``train.build_model`` Detector (ImageNet weights); only blocks
+``FROZEN_BLOCKS``.. and the head get gradients, and they read the cached activations of the frozen
+front, so the exported network (front + trained tail) computes exactly what was trained. Runs on
+``--device`` (cpu, cuda...) unchanged; resumes from ``last.pt`` after an interruption; keeps the
+checkpoint with the best validation criterion (mean of DFDC crop AUC and FF++ frame AUC, as for
+the first generation); at the end fits Platt calibration (sigmoid(a * logit + b)) on the
+validation faces and stores it in the model's buffers, so exported scores are calibrated.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from consentry.detector.features import FROZEN_BLOCKS
+from consentry.detector.metrics import roc_auc
+
+
+@dataclass
+class TailRecipe:
+    size: int = 224
+    epochs: float = 1.0
+    train_from: int = 13  # blocks FROZEN_BLOCKS..train_from-1 run without gradients (cost)
+    batch: int = 64
+    lr: float = 3e-4
+    head_lr_mult: float = 3.0
+    weight_decay: float = 1e-2
+    dropout: float = 0.3
+    val_every: int = 150  # steps
+    max_minutes: float = 60.0
+    seed: int = 0
+    device: str = "cpu"
+
+
+def load_shards(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    parts = [np.load(p) for p in sorted(folder.glob("train_[0-9]*.npz")) if ".tmp" not in p.name]
+    if not parts:
+        raise FileNotFoundError(f"no feature shards in {folder}")
+    return (np.concatenate([p["feats"] for p in parts]), np.concatenate([p["labels"] for p in parts]),
+            np.concatenate([p["kind"] for p in parts]))
+
+
+def tail_logits(model, feats, train_from: int = FROZEN_BLOCKS):
+    """The network after the frozen front: blocks FROZEN_BLOCKS.. , head, pooling, fc (blocks
+    before ``train_from`` without gradients: they are frozen too)."""
+    import torch
+
+    net = model.net
+    x = feats
+    rate = net._global_params.drop_connect_rate or 0.0
+    n = len(net._blocks)
+    with torch.no_grad():
+        for idx in range(FROZEN_BLOCKS, train_from):
+            x = net._blocks[idx](x, drop_connect_rate=rate * idx / n if model.training else None)
+    for idx in range(train_from, n):
+        x = net._blocks[idx](x, drop_connect_rate=rate * idx / n if model.training else None)
+    x = net._swish(net._bn1(net._conv_head(x)))
+    x = net._avg_pooling(x).flatten(1)
+    return net._fc(net._dropout(x)).squeeze(1)
+
+
+def trainable(model, train_from: int = FROZEN_BLOCKS) -> tuple[list, list]:
+    net = model.net
+    body = [p for b in net._blocks[train_from:] for p in b.parameters()]
+    body += [*net._conv_head.parameters(), *net._bn1.parameters()]
+    return body, list(net._fc.parameters())
+
+
+def val_logits(model, feats: np.ndarray, device: str, batch: int = 256) -> np.ndarray:
+    import torch
+
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(feats), batch):
+            x = torch.from_numpy(feats[i:i + batch]).float().to(device)
+            out.append(tail_logits(model, x).cpu().numpy())
+    return np.concatenate(out)
+
+
+def val_report(logits: np.ndarray, val) -> dict:
+    labels, src, group = val["labels"].astype(bool), val["src"], val["group"]
+    rep: dict = {}
+    for name in ("dfdc", "ffpp"):
+        sel = src == name
+        rep[f"{name}_frame_auc"] = roc_auc(labels[sel], logits[sel]) if sel.any() else None
+    sel = src == "ffpp"
+    if sel.any():
+        p = 1 / (1 + np.exp(-logits[sel]))
+        vids = sorted(set(group[sel]))
+        rep["ffpp_video_auc"] = roc_auc(np.array([labels[sel][group[sel] == g][0] for g in vids]),
+                                        np.array([p[group[sel] == g].mean() for g in vids]))
+    parts = [rep[k] for k in ("dfdc_frame_auc", "ffpp_frame_auc") if rep.get(k) is not None]
+    rep["selection"] = float(np.mean(parts)) if parts else None
+    return rep
+
+
+def _train_mode(model, train_from: int) -> None:
+    model.train()
+    for b in model.net._blocks[:train_from]:
+        b.eval()
+
+
+def fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(a, b) minimising the log loss of sigmoid(a * logit + b): Newton steps on 2 parameters."""
+    a, b = 1.0, 0.0
+    if labels.all() or not labels.any():
+        return a, b  # one class only (a smoke run): nothing to fit
+    y = labels.astype(np.float64)
+    z = logits.astype(np.float64)
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(a * z + b)))
+        g = np.array([((p - y) * z).sum(), (p - y).sum()])
+        w = p * (1 - p) + 1e-9
+        h = np.array([[(w * z * z).sum(), (w * z).sum()], [(w * z).sum(), w.sum()]]) + 1e-6 * np.eye(2)
+        step = np.linalg.solve(h, g)
+        a, b = a - step[0], b - step[1]
+        if np.abs(step).max() < 1e-8:
+            break
+    return float(a), float(b)
+
+
+def _log_loss(logits: np.ndarray, labels: np.ndarray, a: float = 1.0, b: float = 0.0) -> float:
+    p = np.clip(1 / (1 + np.exp(-(a * logits + b))), 1e-7, 1 - 1e-7)
+    return float(-(labels * np.log(p) + (1 - labels) * np.log(1 - p)).mean())
+
+
+def train_tail(shards: Path, out: Path, recipe: TailRecipe, log=print) -> dict:
+    import torch
+
+    from consentry.detector.train import build_model
+
+    torch.manual_seed(recipe.seed)
+    torch.set_num_threads(2)
+    dev = recipe.device
+    feats, labels, kinds = load_shards(shards)
+    val = dict(np.load(shards / "val.npz"))
+    log(f"{len(feats)} training views ({int(labels.sum())} fake: "
+        f"{int((kinds == 'sbi').sum())} self-blends, {int((kinds == 'fake').sum())} DFDC fakes); "
+        f"{len(val['labels'])} validation faces")
+    model = build_model(recipe.dropout).to(dev)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    body, head = trainable(model, recipe.train_from)
+    for b in model.net._blocks[:recipe.train_from]:
+        b.eval()  # frozen blocks keep their ImageNet batch-norm statistics (as when caching)
+    for p in body + head:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW([{"params": body, "lr": recipe.lr},
+                             {"params": head, "lr": recipe.lr * recipe.head_lr_mult}],
+                            weight_decay=recipe.weight_decay)
+    steps_per_epoch = len(feats) // recipe.batch
+    total = int(steps_per_epoch * recipe.epochs)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {"step": 0, "history": [], "best": -1.0, "minutes": 0.0}
+    last = out / "last.pt"
+    if last.is_file():  # resume where an interrupted run stopped
+        ck = torch.load(last, map_location=dev)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        state = ck["state"]
+        log(f"resumed at step {state['step']}")
+    _train_mode(model, recipe.train_from)
+    start = time.monotonic() - state["minutes"] * 60
+    losses: list[float] = []
+    step = state["step"]
+    while step < total:
+        epoch = step // steps_per_epoch
+        order = np.random.default_rng([recipe.seed, epoch]).permutation(len(feats))
+        idx = order[(step % steps_per_epoch) * recipe.batch:(step % steps_per_epoch + 1) * recipe.batch]
+        # warm-up then cosine over whichever budget (steps or minutes) runs out first: on a
+        # loaded machine the run still ends at a low learning rate
+        progress = min(1.0, max(step / total, (time.monotonic() - start) / 60 / recipe.max_minutes))
+        scale = min(1.0, progress / 0.03) * 0.5 * (1 + np.cos(np.pi * progress))
+        for g, base in zip(opt.param_groups, (recipe.lr, recipe.lr * recipe.head_lr_mult), strict=True):
+            g["lr"] = base * scale
+        x = torch.from_numpy(feats[idx]).float().to(dev)
+        y = torch.from_numpy(labels[idx].astype(np.float32)).to(dev)
+        logits = tail_logits(model, x, recipe.train_from)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+        step += 1
+        minutes = (time.monotonic() - start) / 60
+        stop = step == total or minutes >= recipe.max_minutes
+        if step % recipe.val_every == 0 or stop:
+            rep = val_report(val_logits(model, val["feats"], dev), val)
+            _train_mode(model, recipe.train_from)
+            rep.update(step=step, epoch=round(step / steps_per_epoch, 2), minutes=round(minutes, 1),
+                       train_loss=float(np.mean(losses[-recipe.val_every:])))
+            state["history"].append(rep)
+            log(json.dumps(rep))
+            if (rep["selection"] or 0.0) > state["best"]:
+                state["best"] = rep["selection"] or 0.0
+                torch.save(model.state_dict(), out / "best.pt")
+            state.update(step=step, minutes=minutes)
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state}, last)
+        if stop:
+            break
+    model.load_state_dict(torch.load(out / "best.pt", map_location=dev))
+    z = val_logits(model, val["feats"], dev)
+    a, b = fit_platt(z, val["labels"])
+    model.logit_scale.fill_(a)
+    model.logit_bias.fill_(b)
+    torch.save(model.state_dict(), out / "calibrated.pt")
+    calibration = {"method": "Platt (sigmoid(a * logit + b)) on the validation faces", "a": a, "b": b,
+                   "log_loss_before": _log_loss(z, val["labels"]),
+                   "log_loss_after": _log_loss(z, val["labels"], a, b)}
+    summary = {"recipe": asdict(recipe), "history": state["history"], "best_selection": state["best"],
+               "train_views": len(feats), "minutes": round((time.monotonic() - start) / 60, 1),
+               "calibration": calibration}
+    (out / "history.json").write_text(json.dumps(summary, indent=1))
+    return summary
