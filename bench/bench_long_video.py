@@ -7,6 +7,10 @@ its own peak RSS (VmHWM; segment workers: ru_maxrss of its children), so the fig
 
     .venv/bin/python bench/bench_long_video.py --minutes 120 --width 3840 --height 2160
     .venv/bin/python bench/bench_long_video.py --minutes 10 --split 2
+    # frames no signal samples skipped undecoded, against decoding every one (30 fps, 1 fps
+    # hashed, keyframe every 2 s), with the default limits:
+    .venv/bin/python bench/bench_long_video.py --minutes 5 --width 1920 --height 1080 --fps 30 \
+        --decode skip full --default-limits
 """
 
 from __future__ import annotations
@@ -59,17 +63,22 @@ def make_video(path: Path, minutes: float, width: int, height: int, fps: int, cl
     return path
 
 
-def measure(path: Path, split: int) -> dict[str, float]:
+def measure(path: Path, split: int, skip: bool = True, default_limits: bool = False) -> dict[str, float]:
     """Hash ``path`` in a child process; its wall time, peak RSS and frames hashed."""
+    limits = "Limits()" if default_limits else "Limits(max_decode_s=1e9, max_frames=10**9)"
     code = f"""
 import json, resource, sys, time
 from pathlib import Path
+from consentry.pipeline.analysis import Analyser
 from consentry.settings import Limits, ScanSettings
 from consentry.signals import catalog
 from consentry.signals.options import HashOptions
 settings = ScanSettings(signals=("hash",), options=(HashOptions(video_fps=1.0),),
-                        limits=Limits(max_decode_s=1e9, max_frames=10**9))
+                        limits={limits})
 classes = catalog.resolve(("hash",))
+if not {skip}:  # decode every frame, as before frames were skipped
+    decode = Analyser._decode_video
+    Analyser._decode_video = lambda self, s, f, r, skip: decode(self, s, f, r, skip=False)
 t = time.monotonic()
 if {split} > 1:
     from consentry.pipeline.segments import analyse_split
@@ -81,7 +90,9 @@ wall = time.monotonic() - t
 # VmHWM, not ru_maxrss: the latter keeps the forking parent's peak across exec
 own = int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024
 kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(json.dumps({{"wall_s": wall, "peak_rss_mb": own, "peak_child_rss_mb": kids,
+usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads (FFmpeg's too)
+print(json.dumps({{"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+                  "peak_rss_mb": own, "peak_child_rss_mb": kids,
                   "status": report.status.value, "error": report.error,
                   "hashes": len(report.as_json().get("vpdq") or []),
                   "frames": report.info.frame_count if report.info else None}}))
@@ -98,6 +109,10 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=1, help="the video's own frame rate")
     parser.add_argument("--clip-seconds", type=int, default=30)
     parser.add_argument("--split", type=int, nargs="*", default=[1])
+    parser.add_argument("--decode", nargs="*", choices=["skip", "full"], default=["skip"],
+                        help="skip: frames no signal samples are not decoded; full: every one")
+    parser.add_argument("--default-limits", action="store_true",
+                        help="the default limits (else decode time and frames unlimited)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "long.mp4"
@@ -106,9 +121,11 @@ def main() -> None:
         print(f"made {args.minutes:g} min {args.width}x{args.height} at {args.fps} fps: "
               f"{path.stat().st_size / 1e6:.0f} MB in {time.monotonic() - t:.0f} s", flush=True)
         for split in args.split:
-            result = measure(path, split)
-            print(json.dumps({"minutes": args.minutes, "size": f"{args.width}x{args.height}",
-                              "fps": args.fps, "segments": split, **result}), flush=True)
+            for decode in args.decode:
+                result = measure(path, split, decode == "skip", args.default_limits)
+                print(json.dumps({"minutes": args.minutes, "size": f"{args.width}x{args.height}",
+                                  "fps": args.fps, "segments": split, "decode": decode,
+                                  **result}), flush=True)
     print(f"(this process's own peak: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
 
 
