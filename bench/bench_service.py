@@ -6,6 +6,10 @@
 2. ``POST /v1/scan?wait=60`` with ``signals=hash`` on 1080p JPEGs, several clients at once,
    side by side with ``consentry scan --signals hash`` on the same files.
 
+Besides wall-clock rates it reports the server's CPU seconds per request or image (from
+/proc: what a shared machine's load changes least) and one HTTP worker's mean lookup batch
+(the ``consentry_lookup_batch_size`` metric).
+
     .venv/bin/python bench/bench_service.py --work /tmp/svc-bench [--hashes 1000000]
         [--http-workers 2] [--duration 20] [--images 200]
 
@@ -268,6 +272,13 @@ def main() -> None:
         raw.update(server_cpu_s=round(cpu, 1), requests_per_server_cpu_s=round(raw["requests"] / cpu, 1),
                    load_average=[round(load0, 1), round(os.getloadavg()[0], 1)],
                    server_rss_mb=round(rss_mb(proc.pid)))
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics",
+                            headers={"Authorization": f"Bearer {key}"}).text
+        found = {line.split()[0]: float(line.split()[1]) for line in metrics.splitlines()
+                 if line.startswith("consentry_lookup_batch_size_")}
+        if found.get("consentry_lookup_batch_size_count"):  # one HTTP worker's batches
+            raw["mean_lookup_batch"] = round(found["consentry_lookup_batch_size_sum"]
+                                             / found["consentry_lookup_batch_size_count"], 1)
         results["raw_lookup"] = raw
     except _Skip:
         pass
