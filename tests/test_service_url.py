@@ -106,6 +106,7 @@ def test_off_by_default_and_loopback_refused_when_on(sqlite_url: str, tmp_path: 
     with client:
         r = client.post("/v1/scan", data={"url": site.url("/photo.jpg")}, headers=h)
         assert r.status_code == 400 and r.json()["error"] == "url_off"
+        assert client.get("/h/hash", params={"url": site.url("/photo.jpg")}, headers=h).status_code == 400
     db.close()
     db, _s, client, h = _client(sqlite_url, tmp_path / "on", url_fetch=True,
                                 url_allow_hosts=("localhost", "10.1.2.3", "169.254.169.254", "::1"))
@@ -157,6 +158,11 @@ def test_fetched_with_the_unsafe_loopback_setting(sqlite_url: str, tmp_path: Pat
         assert slow.status_code == 502 and "time limit" in slow.json()["message"]
         missing = client.post("/v1/scan", data={"url": site.url("/nope")}, headers=h)
         assert missing.status_code == 502 and "404" in missing.json()["message"]
+        # HMA's GET /h/hash?url= fetches the same way, and answers in HMA's shape.
+        hashed = client.get("/h/hash", params={"url": site.url("/photo.jpg")}, headers=h)
+        assert hashed.status_code == 200 and hashed.json() == {"pdq": PHOTO_PDQ}
+        refused = client.get("/h/hash", params={"url": site.url("/elsewhere")}, headers=h)
+        assert refused.status_code == 400 and set(refused.json()) == {"message"}
         # The job fetched by URL runs as an uploaded one does.
         runner = JobRunner(db, replace(settings, scan_workers=0))
         assert runner.run_once() == 1

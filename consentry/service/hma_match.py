@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from consentry.service.auth import as_lookup, as_submitter
 from consentry.service.errors import ApiError
 from consentry.service.lookup import BankLookup, parse_signal
-from consentry.service.uploads import content_type_of, hash_file, hma_signals, spool
+from consentry.service.uploads import content_type_of, fetch_into_spool, hash_file, hma_signals, spool
 from consentry.signals.hashing import catalogue
 from consentry.signals.hashing.base import HashType
 
@@ -91,10 +91,27 @@ async def hash_post(request: Request) -> dict[str, str]:
 
 
 @router.get("/h/hash", dependencies=[as_submitter])
-def hash_get(url: str | None = None) -> dict[str, str]:
-    """HMA hashes ``?url=``; this service never fetches remote media unless configured."""
-    _no_url(url)
-    raise ApiError(400, "url is required")
+async def hash_get(request: Request, url: str | None = None) -> dict[str, str]:
+    """HMA's ``?url=``: fetched only where the operator turned URL fetching on (allow-listed
+    hosts, public addresses, size and time limits: service/url_fetch.py), else 400."""
+    if not url:
+        raise ApiError(400, "url is required")
+    settings = request.app.state.settings
+    if not settings.url_fetch:
+        _no_url(url)
+    with tempfile.TemporaryDirectory(dir=tmp_root(request)) as tmp:
+        try:
+            path, _size = await fetch_into_spool(settings, url, Path(tmp), "fetched")
+        except ApiError as exc:  # HMA's routes answer {"message": ...}
+            raise ApiError(exc.status, exc.message) from None
+        from consentry.media.sniff import sniff
+        from consentry.types import MediaKind
+
+        with open(path, "rb") as fh:
+            found = sniff(fh.read(64))  # fetch_into_spool refused what this does not know
+        kind = "photo" if found is not None and found.kind is MediaKind.IMAGE else "video"
+        report = await run_in_threadpool(hash_file, path)
+    return hma_signals(report, kind)
 
 
 @router.get("/m/raw_lookup", dependencies=[as_lookup])
