@@ -1,7 +1,7 @@
 """Issue 17: the cheaper face path (dlib HOG on the grey picture) keeps the recall of the
 colour path it replaced, on real faces from ../shared: a bounded sample of 96 REAL DFDC crops
-(not the bench's) pasted at each of two sizes, 8 to a 1280x720 picture, faces about 40 and
-80 px wide. Pooled over both sizes, recall is within 1 point. Per size the two paths differ by
+(not the bench's) pasted at each of two sizes, 8 to a 1280x720 picture, dlib boxes about 72
+and 145 px wide. Pooled over both sizes, recall is within 1 point. Per size the two paths differ by
 a few faces either way (this sample: 78 -> 81 at 80 px crops, 75 -> 72 at 160 px); the bench
 (bench/bench_face_recall.py, 200 faces at each of six sizes) has the grey path level or better
 at every size. Speed is measured there, never here."""

@@ -3,8 +3,8 @@ committed) pasted at a chosen size on 1280x720 synthetic backgrounds, so every f
 is known. Used by bench/bench_face_recall.py and tests/test_perf_face_recall.py to compare two
 face-finding paths on the same pictures.
 
-A crop of side S holds a face about 0.5 S wide (the DFDC crops are loose around the face), so
-"size" below is the crop's side; the bench prints the detected widths too.
+The DFDC crops are tight around the face: dlib's box on a crop of side S is about 0.9 S wide
+(median 0.90-0.93 measured), so "size" below is the crop's side.
 """
 
 from __future__ import annotations
