@@ -86,7 +86,8 @@ def test_serve_flags_set_the_review_settings_and_env_vars_still_work(monkeypatch
     from consentry.service.ui.settings import SERVE_FLAGS, apply_serve_flags
 
     for var in (*SERVE_FLAGS.values(), "CONSENTRY_REVIEW_MEDIA", "CONSENTRY_REVIEW_MEDIA_KEY"):
-        monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv(var, "")  # recorded, so what apply_serve_flags sets is undone after
+        monkeypatch.delenv(var)
     monkeypatch.setenv("CONSENTRY_REVIEW_CLAIM_MIN", "20")  # a variable, no flag: kept
     monkeypatch.setenv("CONSENTRY_REVIEW_BREAK_AFTER", "40")  # a flag wins over it
     key = tmp_path / "review.key"

@@ -127,8 +127,9 @@ def test_a_shift_in_the_browser(served, tmp_path: Path) -> None:  # type: ignore
             picture = page.locator("#picture")
             assert picture.get_attribute("class") == "protected"
             # the blurred picture loads (the page does not wait for images)
-            page.wait_for_function("document.querySelector('#picture').complete && "
-                                   "document.querySelector('#picture').naturalWidth > 0", timeout=60_000)
+            # (img.decode() resolves once the picture is loaded and decoded: no polling, which
+            # Playwright does with eval, and the UI's CSP forbids eval once the first check fails)
+            picture.evaluate("img => img.decode()")
             assert page.locator("section[aria-label=verdict]").inner_text().count("deepfake") >= 1
             assert "HL-31" in page.locator("section[aria-label='bank matches']").inner_text()
             page.click("#claim")
@@ -204,9 +205,7 @@ def test_screens_with_detector_and_video_evidence(served, tmp_path: Path) -> Non
             _shot(page, tmp_path, "review-item-detector.png")
             page.goto(f"{base}/ui/items/{ids[1]}")
             assert page.locator(".strip img.protected").count() == 6
-            loaded = ("[...document.querySelectorAll('.strip img')]"
-                      ".every(i => i.complete && i.naturalWidth > 0)")
-            page.wait_for_function(loaded, timeout=60_000)
+            page.eval_on_selector_all(".strip img", "imgs => Promise.all(imgs.map(i => i.decode()))")
             _shot(page, tmp_path, "review-item-video.png")
         finally:
             browser.close()

@@ -99,10 +99,15 @@ class MediaVault:
                 return None
             wrapped, path = row.wrapped_key, Path(row.path)
         aad = str(item_id).encode()
+        from cryptography.exceptions import InvalidTag
+
         try:
             return _open(_open(self.key, wrapped, aad), path.read_bytes(), aad)
         except FileNotFoundError:
             return None
+        except InvalidTag:
+            raise ConfigError(f"the review media key does not open item {item_id}'s kept media "
+                              "(is CONSENTRY_REVIEW_MEDIA_KEY the key the service kept it with?)") from None
 
     def schedule(self, session: Session, item_id: int, *, at: datetime | None = None) -> None:
         """The item was decided: its media goes ``keep_days`` after ``at`` (default now)."""

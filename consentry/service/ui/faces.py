@@ -81,6 +81,10 @@ def overlay_svg(faces: list[FaceBox], width: int, height: int, *, css_class: str
         parts.append(f'<rect class="face{" flagged" if face.flagged else ""}" x="{x0:.1f}" y="{y0:.1f}" '
                      f'width="{max(1.0, x1 - x0):.1f}" height="{max(1.0, y1 - y0):.1f}" fill="{colour}" '
                      f'fill-opacity="{tint:.2f}" stroke="{colour}" stroke-width="{stroke:.1f}"/>')
-        parts.append(f'<text x="{x0:.1f}" y="{ty:.1f}" font-size="{font:.1f}" fill="{colour}" '
-                     f'stroke="#fff" stroke-width="{stroke / 2:.1f}" paint-order="stroke">{label}</text>')
+        ink = "#900" if face.flagged else "#034"
+        parts.append(f'<rect class="label-bg" x="{x0:.1f}" y="{ty - font * 0.95:.1f}" '
+                     f'width="{len(label) * font * 0.58:.1f}" height="{font * 1.25:.1f}" fill="#fff" '
+                     f'fill-opacity="0.85"/>')
+        parts.append(f'<text x="{x0 + font * 0.1:.1f}" y="{ty:.1f}" font-size="{font:.1f}" '
+                     f'fill="{ink}">{label}</text>')
     return "".join(parts) + "</svg>"
