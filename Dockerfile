@@ -3,7 +3,9 @@
 # Bank indexes and the spool live under /var/lib/consentry (XDG_DATA_HOME), a volume.
 FROM python:3.11-slim-bookworm
 
-ARG EXTRAS=service,detector,provenance
+# faces: the likeness registry and the manipulation signal's face finder; ui + report: the review
+# pages and their evidence reports. nudity (NudeNet, AGPL-3.0) is left out: add it deliberately.
+ARG EXTRAS=service,faces,detector,provenance,ui,report
 ENV PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     ORT_DISABLE_TELEMETRY=1 XDG_DATA_HOME=/var/lib/consentry
 
