@@ -86,3 +86,60 @@ def test_key_revoked_elsewhere_is_dropped_by_the_refresher(db_url: str, tmp_path
         r = client.get("/m/raw_lookup", params=params, headers=h)
         assert r.status_code == 401 and r.json()["error"] == "unauthorized"
     db.close()
+
+
+def _scans_fast(client: TestClient, admin: str) -> float:
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {admin}"}).text
+    return float(next(x for x in text.splitlines() if x.startswith("consentry_scans_fast_total")).split()[1])
+
+
+def test_scan_hot_path_runs_the_route_code(db_url: str, tmp_path: Path) -> None:
+    import threading
+
+    from consentry.service.jobs import JobRunner
+    from tests.conftest import THREATEXCHANGE, need
+
+    photo = need(THREATEXCHANGE / "pdq" / "data" / "bridge-mods" / "aaa-orig.jpg").read_bytes()
+    db = open_database(db_url)
+    settings = ServiceSettings(spool_dir=tmp_path / "spool", rate_per_minute=0, job_poll_s=0.02,
+                               scan_workers=0)
+    app = create_app(db, settings)
+    runner = JobRunner(db, settings)
+    thread = threading.Thread(target=runner.run_forever, daemon=True)
+    thread.start()
+    admin, _ = keys.create(db, "admin", "admin", "tester")
+    token, _ = keys.create(db, "s", "submitter", "tester")
+    slow, _ = keys.create(db, "slow", "submitter", "tester", rate_per_minute=2)
+    h = {"Authorization": f"Bearer {token}"}
+    try:
+        with TestClient(app) as client:
+            first = client.post("/v1/scan?wait=30", files={"file": photo}, data={"signals": "hash"}, headers=h)
+            before = _scans_fast(client, admin)  # the first request verified the key: the route
+            hot = client.post("/v1/scan?wait=30", files={"file": photo}, data={"signals": "hash",
+                              "external_id": "x-1"}, headers=h)
+            assert _scans_fast(client, admin) == before + 1
+            assert (first.status_code, hot.status_code) == (200, 200)
+            assert hot.json()["result"]["pdq"] == first.json()["result"]["pdq"]
+            assert hot.json()["external_id"] == "x-1" and set(hot.json()) == set(first.json())
+            queued = client.post("/v1/scan", files={"file": photo}, headers=h)
+            assert queued.status_code == 202 and set(queued.json()) == {"job_id", "status"}
+            # Errors of the hot path are the route's: bad signals, not media, too long an id.
+            bad = client.post("/v1/scan", files={"file": photo}, data={"signals": "nope"}, headers=h)
+            assert bad.status_code == 400 and bad.json()["error"] == "bad_signals"
+            junk = client.post("/v1/scan", files={"file": ("a.jpg", b"MZ\x90 not media", "image/jpeg")},
+                               headers=h)
+            assert junk.status_code == 415 and junk.json()["error"] == "unsupported_media"
+            served = _scans_fast(client, admin)
+            # Not the usual upload: the route answers, with the body replayed to it.
+            two = client.post("/v1/scan", files=[("file", photo), ("file", photo)], headers=h)
+            other = client.post("/v1/scan", files={"file": photo}, data={"extra": "1"}, headers=h)
+            assert two.status_code in (202, 400) and other.status_code == 202
+            assert _scans_fast(client, admin) == served
+            # A key over its rate is charged once and answered 429 by the route.
+            hs = {"Authorization": f"Bearer {slow}"}
+            codes = [client.post("/v1/scan", files={"file": photo}, headers=hs).status_code for _ in range(3)]
+            assert codes == [202, 202, 429]
+    finally:
+        runner.stop.set()
+        thread.join(10)
+        db.close()

@@ -15,6 +15,7 @@ from consentry.service import errors, health, hma_curation, hma_match
 from consentry.service.auth import KeyChecker
 from consentry.service.config import ServiceSettings
 from consentry.service.fast_lookup import FastRawLookup
+from consentry.service.fast_scan import FastScan
 from consentry.service.lookup import BankLookup, BatchedSearch
 from consentry.service.metrics import Metrics, MetricsMiddleware
 from consentry.service.ui import mount as mount_review_ui
@@ -71,8 +72,9 @@ def create_app(db: Database, settings: ServiceSettings, *, load_indexes: bool = 
         app.include_router(module.router)
     v1_cases.install(app)  # the public case routes' limits and CORS (docs/cases.md)
     mount_review_ui(app)  # /ui and the review routes of /v1 (consentry.service.ui)
-    app.add_middleware(FastRawLookup, keys=app.state.keys, lookup=lookup,  # its hot path
+    app.add_middleware(FastRawLookup, keys=app.state.keys, lookup=lookup,  # hot paths
                        batched=app.state.batched_search, metrics=app.state.metrics)
+    app.add_middleware(FastScan, keys=app.state.keys, metrics=app.state.metrics)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

@@ -133,20 +133,26 @@ class KeyChecker:
                            "rate_limited", {"Retry-After": str(max(1, math.ceil(wait)))})
 
     def cached_principal(self, header: str, roles: frozenset[str]) -> Principal | None:
-        """The hot path's check, without awaiting anything: the principal when the key is
-        cached, fresh, has one of ``roles`` and is within its rate; None for anything else
-        (the caller then takes the full path, which answers 401/403/429 as every route)."""
+        """The hot paths' check, without awaiting anything: the principal when the key is
+        cached, fresh and has one of ``roles``; None for anything else (the caller then takes
+        the full route, which answers 401/403 as every route). Not yet charged to the rate:
+        ``try_admit`` once the hot path knows it serves the request."""
         token = self._token(header)
         if token is None:
             return None
         info = self._fresh(hashlib.sha256(token.encode()).hexdigest())
         if info is None or info.role not in roles:
             return None
-        try:
-            self._admit(info)
-        except ApiError:
-            return None
         return Principal(info)
+
+    def try_admit(self, principal: Principal) -> bool:
+        """Charge one request to the key's rate; False (nothing charged) when over it: the
+        full route then answers the 429."""
+        try:
+            self._admit(principal.key)
+        except ApiError:
+            return False
+        return True
 
     async def principal(self, request: Request) -> Principal:
         token = self._token(request.headers.get("authorization", ""))

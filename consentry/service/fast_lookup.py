@@ -66,7 +66,8 @@ class FastRawLookup:
             if name == b"authorization":
                 header = value.decode("latin-1")
                 break
-        if not header or self.keys.cached_principal(header, _ROLES) is None:
+        principal = self.keys.cached_principal(header, _ROLES) if header else None
+        if principal is None:
             return None
         params = dict(parse_qsl(scope["query_string"].decode("latin-1")))
         signal_type, signal = params.pop("signal_type", None), params.pop("signal", None)
@@ -78,7 +79,7 @@ class FastRawLookup:
             htype, value = parse_signal(signal_type, signal)
         except (LookupError, ValueError):
             return None
-        if not self.lookup.indexed(htype):
+        if not self.lookup.indexed(htype) or not self.keys.try_admit(principal):
             return None
         hits = await self.batched.search(htype, value)
         if distance in _TRUE:

@@ -54,6 +54,8 @@ class Metrics:
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
         self.fast_lookups = Counter("consentry_raw_lookups_fast", "Raw lookups answered by the "
                                     "hot path (service/fast_lookup.py)", registry=self.registry)
+        self.fast_scans = Counter("consentry_scans_fast", "Scan uploads taken by the hot path "
+                                  "(service/fast_scan.py)", registry=self.registry)
         self.lookup_batch = Histogram("consentry_lookup_batch_size", "Index lookups searched in one "
                                       "MIH call (service/lookup.py: BatchedSearch)", registry=self.registry,
                                       buckets=(1, 2, 4, 8, 16, 32, 64, 128))

@@ -66,6 +66,14 @@ async def scan(request: Request, file: UploadFile | None = _UPLOAD, signals: str
                url: str | None = _URL, wait: float = 0.0, who: Principal = as_submitter) -> JSONResponse:
     """Accept one upload for scanning: 202 ``{"job_id": ...}``; with ``?wait=30`` the result
     when it is ready in time (200), else the 202."""
+    return await accept(request, who, file=file, signals=signals, policy=policy,
+                        external_id=external_id, url=url, wait=wait)
+
+
+async def accept(request: Request, who: Principal, *, file: UploadFile | None, signals: str | None,
+                 policy: str | None, external_id: str | None, url: str | None, wait: float
+                 ) -> JSONResponse:
+    """The scan route's work, shared with its hot path (service/fast_scan.py)."""
     settings = request.app.state.settings
     chosen = _signals(signals)
     if policy is not None and policy not in settings.policies:
