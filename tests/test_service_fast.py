@@ -113,7 +113,8 @@ def test_scan_hot_path_runs_the_route_code(db_url: str, tmp_path: Path) -> None:
     h = {"Authorization": f"Bearer {token}"}
     try:
         with TestClient(app) as client:
-            first = client.post("/v1/scan?wait=30", files={"file": photo}, data={"signals": "hash"}, headers=h)
+            first = client.post("/v1/scan?wait=30", files={"file": photo}, data={"signals": "hash"},
+                                headers=h)
             before = _scans_fast(client, admin)  # the first request verified the key: the route
             hot = client.post("/v1/scan?wait=30", files={"file": photo}, data={"signals": "hash",
                               "external_id": "x-1"}, headers=h)
