@@ -151,8 +151,11 @@ def _work(db: Database, run: RunRecord, engine_name: str, address: str | None,
 
     record = run.settings
     policy = RulesPolicy.from_file(Path(record["policy"]) if record.get("policy") else None)
-    settings = replace(_scan_settings_obj(record), segments=split[0], segment_min_s=split[1])
+    settings = replace(_scan_settings_obj(record), segments=split[0], segment_min_s=split[1],
+                       cascade=policy.spec.cascade or None)  # the policy's cascade, as scan
     classes = catalog.resolve(settings.signals)
+    if settings.cascade:  # a gate on a signal this run leaves out: refused before any work
+        settings.cascade.order([c.name for c in classes], {c.name: c.requires for c in classes})
     if not run.manifest_complete:  # new, or killed while listing: list (again) first
         store.claim(db, run.run_id, store.owner_name())
         total = store.write_manifest(db, run.run_id, read_sources([Path(s) for s in run.sources]))
@@ -207,13 +210,16 @@ def _settings_record(params: dict[str, Any]) -> dict[str, Any]:
     """Everything that decides what a run computes, as JSON: stored with the run (a resume
     runs the same analysis) and hashed into its key."""
     limits = {k[len("limit_"):]: params.pop(k) for k in list(params) if k.startswith("limit_")}
+    from consentry.policy.loader import SHIPPED  # a bare shipped name (`cascade`) stays a name
+
     policy_path = params.pop("policy_path")
     return {
         "signals": list(params.pop("signals")) if params.get("signals") else None,
         "signal_params": {k: v for k, v in params.items() if k.startswith("opt_")},
         "limits": limits,
         "full_decode": params["full_decode"],
-        "policy": os.path.abspath(policy_path) if policy_path else None,
+        "policy": (str(policy_path) if str(policy_path) in SHIPPED and not policy_path.exists()
+                   else os.path.abspath(policy_path)) if policy_path else None,
         "allow_missing_signals": params["allow_missing_signals"],
         "max_attempts": params["max_attempts"],
         "retry_delay": params["retry_delay"],
