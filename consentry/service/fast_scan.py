@@ -26,6 +26,9 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitab
 PATH = "/v1/scan"
 _ROLES = frozenset(SUBMIT)
 _FIELDS = frozenset(("file", "signals", "policy", "external_id"))
+# The body is read into memory here (the route spools big ones to disk as they come): photos
+# take this path, big videos the route's.
+MAX_BODY = 16 * 1024**2
 
 
 class _Route:
@@ -46,7 +49,8 @@ class FastScan:
         principal = self.keys.cached_principal(headers.get("authorization", ""), _ROLES)
         query = parse_qsl(scope["query_string"].decode("latin-1"))
         wait = _wait(query)
-        if principal is None or wait is None or \
+        length = headers.get("content-length", "")
+        if principal is None or wait is None or not length.isdigit() or int(length) > MAX_BODY or \
                 not headers.get("content-type", "").startswith("multipart/form-data"):
             await self.app(scope, receive, send)
             return
