@@ -10,9 +10,9 @@ Two kinds of frame are never decoded when no signal samples them:
 A frame's number is its rank among the packets' presentation timestamps, which is its number
 in the full decode as long as every packet gives one frame. Whether to skip a packet is
 decided on the number its timestamp gives at the stream's frame rate (a neighbour either
-side is kept too); a packet that gave no frame without being skipped (a decode error), a
-skipped one that turned out to be wanted, or a frame whose timestamp no packet had, raises
-``NotExact`` before a wrong number is handed on.
+side is kept too when the timestamp is off the frame grid); a packet that gave no frame
+without being skipped (a decode error), a skipped one that turned out to be wanted, or a
+frame whose timestamp no packet had, raises ``NotExact`` before a wrong number is handed on.
 """
 
 from __future__ import annotations
@@ -51,7 +51,10 @@ def sampled_frames(container: av.container.InputContainer, stream: av.VideoStrea
     ctx = stream.codec_context
 
     def needed(pts: int) -> bool:
-        guess = round(float((pts - start) * time_base) * fps)
+        at = float((pts - start) * time_base) * fps
+        guess = round(at)
+        if abs(at - guess) < 0.25:  # on the frame grid: the number is this one
+            return wanted(guess)
         return wanted(guess) or wanted(guess - 1) or wanted(guess + 1)
 
     def decode(packet: av.Packet | None, skip: bool) -> Iterator[Any]:
