@@ -89,13 +89,13 @@ def _could_be_face_crop(ctx: ItemContext) -> bool:
 
 class ManipulationSignal(Signal):
     name = "manipulation"
-    version = "2"  # 2: the operating point recalibrated through the scan's own face path
+    version = "3"  # 3: second-generation model (labelled DFDC fakes + self-blends, 224 px, calibrated)
     requires = ("faces",)
     conditions = (Condition(
         "manipulation", "manipulation", "manipulation",
         f'score threshold in (0, 1], or "{CALIBRATED}" (the model\'s operating point)',
         is_score_or_calibrated, score_at_least("manipulation", "face-manipulation")),)
-    description = "face manipulation (self-blended-images EfficientNet-Lite0, ONNX) per face track"
+    description = "face manipulation (EfficientNet-Lite0, labelled fakes + self-blends, ONNX) per face track"
     model: ClassVar[Path | None] = None  # None: the shipped model
     flip: ClassVar[bool | None] = None  # None: as stored beside the model
 
