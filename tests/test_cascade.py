@@ -228,3 +228,35 @@ def test_scan_refuses_a_cascade_that_reads_a_signal_it_does_not_run(run_cli, tmp
                      "--policy", "cascade", "--allow-missing-signals")
     assert result.code == 2, (result.code, result.stderr)
     assert "gate of 'faces' reads provenance, sexual, which this scan does not run" in result.stderr
+
+
+class _Kept:
+    """A sink that keeps the stored reports."""
+
+    def __init__(self) -> None:
+        self.reports: list[Any] = []
+
+    def start(self, scan_id: int, total: int | None) -> None: ...
+    def item(self, report: Any) -> None: self.reports.append(report)
+    def flush(self) -> None: ...
+    def finish(self, summary: Any) -> None: ...
+
+
+@pytest.mark.skipif(_available() is not None, reason=str(_available()))
+def test_pipeline_given_paths_applies_its_policys_cascade(tmp_path: Path, sqlite_url: str) -> None:
+    """The fronts that hand Pipeline.scan paths (the service's job workers) get the policy's
+    cascade without setting it themselves, as the CLI's scan does."""
+    from consentry.pipeline.scan import Pipeline
+    from consentry.store.db import open_database
+
+    synthetic_scene(3).save(tmp_path / "shapes.png")
+    kept = _Kept()
+    db = open_database(sqlite_url)
+    try:
+        Pipeline(db, RulesPolicy(load_file(Path("cascade")))).scan(
+            [tmp_path / "shapes.png"], [kept], ScanSettings(signals=ALL), workers=1)
+    finally:
+        db.close()
+    (report,) = kept.reports
+    assert set(report.skipped) == {"faces", "manipulation", "likeness"}
+    assert [s["signal"] for s in report.verdict.as_json()["skipped_signals"]] == list(report.skipped)

@@ -145,17 +145,17 @@ def resume_cmd(run_id: int, engine: str, address: str | None, workers: int | Non
 def _work(db: Database, run: RunRecord, engine_name: str, address: str | None,
           workers: int | None, split: tuple[int, float]) -> None:
     from consentry.pipeline.backfill.manifest import read_sources
+    from consentry.pipeline.scan_settings import settings_under
     from consentry.policy.engine import RulesPolicy
     from consentry.signals import catalog
     from consentry.store import backfill as store
 
     record = run.settings
     policy = RulesPolicy.from_file(Path(record["policy"]) if record.get("policy") else None)
-    settings = replace(_scan_settings_obj(record), segments=split[0], segment_min_s=split[1],
-                       cascade=policy.spec.cascade or None)  # the policy's cascade, as scan
+    settings = settings_under(  # the policy's cascade and face descriptors, as scan
+        policy, replace(_scan_settings_obj(record), segments=split[0], segment_min_s=split[1]),
+        lambda: db)
     classes = catalog.resolve(settings.signals)
-    if settings.cascade:  # a gate on a signal this run leaves out: refused before any work
-        settings.cascade.order([c.name for c in classes], {c.name: c.requires for c in classes})
     if not run.manifest_complete:  # new, or killed while listing: list (again) first
         store.claim(db, run.run_id, store.owner_name())
         total = store.write_manifest(db, run.run_id, read_sources([Path(s) for s in run.sources]))

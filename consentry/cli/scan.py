@@ -14,6 +14,7 @@ from consentry.cli.common import EXIT_OK, common_options, fail, handle_errors, s
 from consentry.cli.signal_options import build_options, signal_names, signal_options
 from consentry.match.matchers import MATCHERS
 from consentry.pipeline.runner import Analysis, default_workers
+from consentry.pipeline.scan_settings import settings_under
 from consentry.policy.engine import RulesPolicy
 from consentry.settings import Limits, ScanSettings
 from consentry.signals import catalog
@@ -98,15 +99,9 @@ def command(paths: tuple[Path, ...], signals: tuple[str, ...] | None, workers: i
         fast_jpeg=not full_decode,
         thumbnails=report_path is not None,
         segments=segments, segment_min_s=segment_min_seconds,
-        cascade=policy.spec.cascade or None,  # signals the policy runs only when a gate holds
     )
+    settings = settings_under(policy, settings, state().database)  # cascade, face descriptors
     classes = catalog.resolve(signals)
-    if settings.cascade:  # a gate on a signal this scan leaves out: refused before any work
-        settings.cascade.order([c.name for c in classes], {c.name: c.requires for c in classes})
-    if any(c.name == "faces" for c in classes):  # face descriptors in the workers, batched,
-        from consentry.match.likeness.matcher import registry_in_use  # only if anyone is enrolled
-
-        settings = replace(settings, likeness_descriptors=registry_in_use(state().database()))
     if policy_path is not None:
         _check_policy_signals(policy, classes, allow_missing=allow_missing_signals)
     if skip_known:  # the database opens first, to know what is already analysed

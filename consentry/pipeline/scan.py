@@ -22,6 +22,7 @@ from consentry.match.matchers import matcher_classes
 from consentry.pipeline.decision import decide_batch
 from consentry.pipeline.interrupts import Interrupts
 from consentry.pipeline.runner import Analysis, default_workers
+from consentry.pipeline.scan_settings import settings_under
 from consentry.pipeline.source import ItemSource, ScanSource
 from consentry.policy.base import Policy
 from consentry.policy.engine import RulesPolicy
@@ -57,8 +58,9 @@ class Pipeline:
         if isinstance(sources, ItemSource):
             source = sources
         else:
-            analysis = (sources if isinstance(sources, Analysis)
-                        else self.analyse(sources, settings or ScanSettings(), workers))
+            analysis = (sources if isinstance(sources, Analysis) else self.analyse(
+                sources, settings_under(self.policy, settings or ScanSettings(), lambda: self.db),
+                workers))
             source = ScanSource(analysis, self._run_settings(analysis))
         try:
             return self._scan(source, sinks)
