@@ -1,4 +1,4 @@
-"""Training and validation data: REAL faces only for training, held-out splits for validation.
+"""The fixed splits, and the helpers features.py prepares training faces with.
 
 Splits (fixed, so every run and every report uses the same ones):
 - FF++ c40 (../shared/data/deepfake-dev): the 10 YouTube originals all have fakes made from
@@ -8,16 +8,15 @@ Splits (fixed, so every run and every report uses the same ones):
   fakes here: their frames are training data.
 - DFDC crops: the deepfake-dev crops (and every crop of their source videos) are the held-out
   test set. From the rest of ../shared/data/dfdc-faces, ``VAL_GROUPS`` source videos (their REAL
-  crop and their FAKE crops) are the validation set; the remaining REAL crops are training data.
+  crop and their FAKE crops) are the validation set; the remaining crops are training data.
 ``train_dfdc`` / ``train_video`` hold REAL items only (self-blending needs real faces);
 ``train_fakes`` holds DFDC FAKE crops of training source videos - never of a validation or
 test source video - for the second-generation detector (features.py).
 
-Training data preparation is not scanning, but it finds faces the way a scan does: video frames
-come from the scan's decoder (consentry.media.video, within its limits) and faces, in videos and
-in the already-cropped DFDC faces alike, from the faces signal's finder (dlib HOG + 5 landmarks,
-consentry.signals.faces.finder). Only the cutting of training crops around those landmarks is
-the detector's own.
+Training data preparation is not scanning, but video frames come from the scan's decoder
+(consentry.media.video, within its limits) and faces from the faces signal's finder (dlib HOG +
+5 landmarks, consentry.signals.faces.finder). Only the cutting of training crops around those
+landmarks is the detector's own.
 """
 
 from __future__ import annotations
