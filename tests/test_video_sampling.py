@@ -126,3 +126,13 @@ def test_a_video_that_keeps_decoding_outlives_the_watchdog(tmp_path: Path) -> No
     settings = ScanSettings(limits=Limits(max_item_s=4.0))
     reports = list(WorkerPool([path], settings, [_SlowFrames], workers=1).reports())
     assert [r.error_code for r in reports] == [None]
+
+
+def test_a_full_decode_still_counts_only_sampled_frames(clip: Path) -> None:
+    """The fallback when skipping is not exact decodes every frame: the sampled-frame limit
+    must not count the frames no signal samples (a 2 h 30 fps video would be refused)."""
+    with open(clip, "rb") as fh, video_media.open_video(fh, "mp4", Limits()) as (container, info):
+        frames = video_media.iter_frames(container, info, Limits(max_frames=12),
+                                         lambda i: i % 25 == 0, skip=False)
+        assert sum(1 for _ in frames) == 300  # every frame decoded, 12 sampled: within limit
+    assert frames.budget.sampled == 12

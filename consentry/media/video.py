@@ -154,8 +154,8 @@ class Frames:
     video had so far, decoded or skipped (the full decode's count)."""
 
     def __init__(self, container: av.container.InputContainer, info: MediaInfo, limits: Limits,
-                 wanted: Callable[[int], bool] | None) -> None:
-        self.container, self.info, self.wanted = container, info, wanted
+                 wanted: Callable[[int], bool] | None, skip: bool = True) -> None:
+        self.container, self.info, self.wanted, self.skip = container, info, wanted, skip
         self.budget = Budget(info, limits, wanted)
 
     @property
@@ -166,7 +166,7 @@ class Frames:
         container, info, budget = self.container, self.info, self.budget
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        if (self.wanted is None or info.container not in _SKIPPABLE or not info.fps
+        if (self.wanted is None or not self.skip or info.container not in _SKIPPABLE or not info.fps
                 or stream.time_base is None):
             yield from _every_frame(container, stream, budget)
         else:
@@ -182,7 +182,7 @@ class Frames:
 
 def iter_frames(
     container: av.container.InputContainer, info: MediaInfo, limits: Limits,
-    wanted: Callable[[int], bool] | None = None,
+    wanted: Callable[[int], bool] | None = None, *, skip: bool = True,
 ) -> Frames:
     """The frames in presentation order, numbered from 0, within the limits.
 
@@ -190,9 +190,10 @@ def iter_frames(
     not decoded when no other frame refers to it (FFmpeg's ``skip_frame`` NONREF, set packet
     by packet): the frames handed on are the full decode's own, with its numbers. Where the
     numbering cannot be kept exactly, ``NotExact`` is raised before a wrong number is handed
-    on (the caller decodes again without ``wanted``).
+    on (the caller decodes again with ``skip`` False: every frame decoded, ``wanted`` still
+    saying which count as sampled).
     """
-    return Frames(container, info, limits, wanted)
+    return Frames(container, info, limits, wanted, skip)
 
 
 class Budget:

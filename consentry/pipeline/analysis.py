@@ -178,7 +178,7 @@ class Analyser:
             def wanted(index: int) -> bool:
                 return index == 0 or any(c.wants(index, index / fps) for _s, c in consumers)
 
-            frames = open_frames(wanted if skip else None)
+            frames = open_frames(wanted, skip)
             frames_seen = 0
             error: MediaError | None = None
             try:
@@ -235,18 +235,19 @@ class Analyser:
 
 @contextmanager
 def _frames(source: BinaryIO | Any, fmt: str, limits: Limits
-            ) -> Iterator[tuple[MediaInfo, Callable[[Callable[[int], bool] | None], Iterable[Any]]]]:
+            ) -> Iterator[tuple[MediaInfo, Callable[[Callable[[int], bool], bool], Iterable[Any]]]]:
     """A video's frames decoded by FFmpeg from the open file (given which frame numbers are
     wanted, or None for every one), or an animated image's (a PIL image) frames or pages,
     every one."""
     if isinstance(source, image_media.Image.Image):
         yield (image_media.animation_info(source, fmt, limits),
-               lambda _wanted: image_media.iter_image_frames(source, limits))
+               lambda _wanted, _skip: image_media.iter_image_frames(source, limits))
         return
     from consentry.media import video as video_media  # PyAV loads only when a video comes
 
     with video_media.open_video(source, fmt, limits) as (container, info):
-        yield info, lambda wanted: video_media.iter_frames(container, info, limits, wanted)
+        yield info, lambda wanted, skip: video_media.iter_frames(container, info, limits, wanted,
+                                                                 skip=skip)
 
 
 def _is_video(path: Path) -> bool:
