@@ -109,15 +109,22 @@ def start_server(db_url: str, port: int, workers: int, job_workers: int, spool: 
         [sys.executable, "-m", "consentry", "--db", db_url, "serve", "--host", "127.0.0.1", "--port",
          str(port), "--workers", str(workers), "--job-workers", str(job_workers), "--spool", str(spool),
          "--rate-per-minute", "0"], start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    deadline = time.monotonic() + 600
+    if not wait_until_up(f"http://127.0.0.1:{port}/readyz", 600):
+        raise SystemExit("server did not start")
+    return proc
+
+
+def wait_until_up(url: str, seconds: float, every: float = 0.5) -> bool:
+    """Whether ``url`` answered 200 within ``seconds``."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
         except httpx.HTTPError:
             pass
-        time.sleep(0.5)
-    raise SystemExit("server did not start")
+        time.sleep(every)
+    return False
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

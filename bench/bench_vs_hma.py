@@ -34,7 +34,16 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from bench.bench_service import RAW_LUA, cpu_seconds, free_port, group_pids, rss_mb, start_server, stop
+from bench.bench_service import (
+    RAW_LUA,
+    cpu_seconds,
+    free_port,
+    group_pids,
+    rss_mb,
+    start_server,
+    stop,
+    wait_until_up,
+)
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 HMA_DB, OUR_DB = "hma_vs", "consentry_vs"
@@ -101,15 +110,9 @@ def start_hma(hma_dir: Path, work: Path, port: int, workers: int) -> subprocess.
                              "--workers", str(workers), "OpenMediaMatch.app:create_app()"],
                             cwd=hma_dir / "src-copy/src", env=env, stdout=log, stderr=log,
                             start_new_session=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/status", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise SystemExit(f"HMA did not start: see {log.name}")
+    if not wait_until_up(f"http://127.0.0.1:{port}/status", 300, every=1):
+        raise SystemExit(f"HMA did not start: see {log.name}")
+    return proc
 
 
 def load_hma(hma_dir: Path, work: Path, bank: list[str]) -> None:
