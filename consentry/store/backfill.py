@@ -229,28 +229,14 @@ def _locked_run(session: Session, run_id: int) -> BackfillRun:
 
 
 def _owner_alive(owner: str, heartbeat_at: datetime | None) -> bool:
-    host, _, pid = owner.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return not _is_zombie(int(pid))
-    if heartbeat_at is None:
+    alive = scan_store.local_process_alive(owner)
+    if alive is not None:
+        return alive
+    if heartbeat_at is None:  # another host's process: alive while its heartbeat is fresh
         return False
     if heartbeat_at.tzinfo is None:  # SQLite hands back naive UTC
         heartbeat_at = heartbeat_at.replace(tzinfo=utcnow().tzinfo)
     return utcnow() - heartbeat_at < STALE_OWNER
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] == "Z"
 
 
 # -- entries ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -155,15 +156,24 @@ def _scan_record(scan: Scan, session: Session) -> ScanRecord:
 def _owner_alive(owner: str) -> bool:
     """Whether the process that started a scan (``host:pid``) still runs. On another host we
     cannot tell, so it counts as running."""
+    alive = local_process_alive(owner)
+    return alive if alive is not None else owner.rpartition(":")[2].isdigit()
+
+
+def local_process_alive(owner: str) -> bool | None:
+    """Whether the ``host:pid`` owner of a scan or backfill still runs (a zombie, killed but
+    not yet reaped, does not); None when it is not a process of this host (cannot tell)."""
     host, _, pid = owner.rpartition(":")
-    if not pid.isdigit():
-        return False
-    if host != socket.gethostname():
-        return True
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
