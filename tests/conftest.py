@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -13,6 +14,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Debian's Chromium as root in a container, with nothing that reaches the network on its own
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 SHARED = Path(os.environ.get("CONSENTRY_SHARED", ROOT.parent / "shared"))
 THREATEXCHANGE = SHARED / "reference" / "threatexchange"
 DEEPFAKE_DEV = SHARED / "data" / "deepfake-dev"

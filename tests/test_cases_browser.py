@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import threading
 import time
 import warnings
@@ -37,18 +36,11 @@ from consentry.service import ServiceSettings, create_app  # noqa: E402
 from consentry.store import keys  # noqa: E402
 from consentry.store import review as review_store  # noqa: E402
 from consentry.store.db import open_database  # noqa: E402
-from tests.conftest import ROOT, THREATEXCHANGE, need  # noqa: E402
+from tests.conftest import CHROMIUM_ARGS, ROOT, THREATEXCHANGE, free_port, need  # noqa: E402
 
 PHOTO = THREATEXCHANGE / "pdq" / "data" / "bridge-mods" / "aaa-orig.jpg"
 PASSWORD = "a long test password"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -57,7 +49,7 @@ def served(sqlite_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     app = create_app(db, ServiceSettings(spool_dir=tmp_path / "spool", rate_per_minute=0))
     token, _ = keys.create(db, "platform", "submitter", "tester")
     review_store.create_person(db, "case-worker", "reviewer", PASSWORD, "tester")
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -93,7 +85,7 @@ def test_the_offline_page_opens_a_case(served, tmp_path: Path) -> None:  # type:
     page_file.write_text(build_page(base), encoding="utf-8")
     sent: list[tuple[str, str, bytes | None]] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.on("request", lambda r: sent.append((r.method, r.url, r.post_data_buffer)))

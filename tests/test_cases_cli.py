@@ -4,13 +4,14 @@ share and withdraw on the database, audited under their own account."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import warnings
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import free_port
 
 pytest.importorskip("uvicorn")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -23,17 +24,11 @@ from consentry.store.db import current_actor, open_database  # noqa: E402
 from tests.test_cases import hash_photo  # noqa: E402
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_submit_then_staff_commands(run_cli, sqlite_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     submission = hash_photo(tmp_path / "submission.json")
     db = open_database(sqlite_url)
     app = create_app(db, ServiceSettings(spool_dir=tmp_path / "spool", rate_per_minute=0))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -56,7 +51,7 @@ def test_submit_then_staff_commands(run_cli, sqlite_url: str, tmp_path: Path) ->
         wrong_kind.write_text('{"format": "other"}')
         bad = run_cli("case", "submit", str(wrong_kind), "--to", url)
         assert bad.code == 2 and "refused the submission (422)" in bad.stderr
-        away = run_cli("case", "submit", str(submission), "--to", f"http://127.0.0.1:{_free_port()}")
+        away = run_cli("case", "submit", str(submission), "--to", f"http://127.0.0.1:{free_port()}")
         assert away.code == 2 and "could not reach" in away.stderr
     finally:
         server.should_exit = True

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,7 +27,7 @@ from consentry.store import jobs as job_store  # noqa: E402
 from consentry.store import keys  # noqa: E402
 from consentry.store.db import open_database  # noqa: E402
 from consentry.testing.samples import synthetic_scene  # noqa: E402
-from tests.conftest import THREATEXCHANGE, need  # noqa: E402
+from tests.conftest import THREATEXCHANGE, free_port, need  # noqa: E402
 
 PHOTO = THREATEXCHANGE / "pdq" / "data" / "bridge-mods" / "aaa-orig.jpg"
 
@@ -135,11 +134,6 @@ def test_runners_share_the_queue_without_taking_a_job_twice(db_url: str, tmp_pat
     db.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def _start(db_url: str, port: int, spool: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
@@ -170,7 +164,7 @@ def test_sigkill_with_queued_and_running_jobs_then_restart(backend: str, request
     token, _ = keys.create(db, "submit", "submitter", "tester")
     h = {"Authorization": f"Bearer {token}"}
     images = _images(tmp_path / "in", 12)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     spool = tmp_path / "spool"
     proc = _start(db.url, port, spool)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ import uvicorn  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from consentry.store import audit  # noqa: E402
-from tests.conftest import ROOT  # noqa: E402
+from tests.conftest import CHROMIUM_ARGS, ROOT, free_port  # noqa: E402
 from tests.test_review_support import (  # noqa: E402
     DEEPFAKES,
     PASSWORD,
@@ -40,20 +39,11 @@ from tests.test_review_support import (  # noqa: E402
     scan_into_review,
 )
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture
 def served(sqlite_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     r = build(sqlite_url, tmp_path)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(r.app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -107,7 +97,7 @@ def test_a_shift_in_the_browser(served, tmp_path: Path) -> None:  # type: ignore
     hostile_item = scan_into_review(r, r.api(), 32, '<img src=x onerror=alert("name")>.png')
     dialogs: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
@@ -195,7 +185,7 @@ def test_screens_with_detector_and_video_evidence(served, tmp_path: Path) -> Non
         assert res.status_code == 200, res.text
         ids.append(int(res.json()["result"]["item_id"]))
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             _sign_in(page, base, "senior")
