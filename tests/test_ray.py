@@ -1,5 +1,6 @@
 """The Ray engine on a small local cluster (two CPUs, loopback): the same item JSON as the local
-engine, and a backfill across the cluster that survives one of its workers being killed."""
+engine, a backfill across the cluster that survives one of its workers being killed, a long
+video's segments spread over the actors, and a watchdog that stops only what makes no progress."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -126,7 +128,7 @@ def test_backfill_across_the_cluster_survives_a_killed_worker(cluster: str, tmp_
 def test_index_shards_on_ray_actors_answer_as_one_index(cluster: str, tmp_path: Path) -> None:
     import numpy as np
 
-    from consentry.pipeline.ray_engine import ray_sharded_index
+    from consentry.pipeline.ray_shards import ray_sharded_index
     from consentry.signals.hashing.shards import ShardedIndex
 
     rng = np.random.default_rng(3)
@@ -143,16 +145,54 @@ def test_index_shards_on_ray_actors_answer_as_one_index(cluster: str, tmp_path: 
         np.testing.assert_array_equal(a, b)
 
 
-def test_video_segments_on_ray_tasks_equal_the_unsplit_item(cluster: str, tmp_path: Path) -> None:
+def test_segments_of_a_video_spread_over_the_actors_and_stitch_to_the_unsplit_item(
+        cluster: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from consentry.pipeline.analysis import Analyser
-    from consentry.pipeline.ray_engine import ray_map
-    from consentry.pipeline.segments import analyse_split
+    from consentry.pipeline.ray_engine import RayEngine
     from consentry.signals.options import HashOptions
     from consentry.testing.samples import write_video
 
     clip = write_video(tmp_path / "clip.mp4", frames=150, fps=25, size=(160, 120))
-    settings = ScanSettings(signals=("hash",), options=(HashOptions(video_fps=5.0),))
+    image = tmp_path / "still.png"
+    synthetic_scene(3, (96, 64)).save(image)
+    signals = ("hash", "faces")  # faces do not split: one more task over the whole video
+    settings = ScanSettings(signals=signals, options=(HashOptions(video_fps=5.0),),
+                            segments=4, segment_min_s=1.0)
+    classes = catalog.resolve(signals)
+    engine = RayEngine(settings, classes, actors=2)
+    try:
+        with caplog.at_level("INFO", logger="consentry.pipeline.ray_engine"):
+            reports = list(engine.analyse_files([clip, image]))
+    finally:
+        engine.close()
+    unsplit = replace(settings, segments=1)
+    assert [r.as_json() for r in reports] == \
+        [Analyser(unsplit, classes).analyse(p).as_json() for p in (clip, image)]
+    assert len(reports[0].as_json()["vpdq"]) == 30
+    assert f"{clip}: 5 tasks on 2 actors" in caplog.messages
+
+
+def test_a_long_item_that_keeps_decoding_is_not_stopped_by_the_watchdog(
+        cluster: str, tmp_path: Path) -> None:
+    """``--max-item-seconds`` on Ray means "without progress", as on the local engine: a video
+    whose analysis takes several times the limit but decodes all along is not killed."""
+    from consentry.pipeline.ray_engine import RayEngine
+    from consentry.signals.options import HashOptions
+    from consentry.testing.samples import write_video
+
+    clip = write_video(tmp_path / "clip.mp4", frames=2500, fps=25, size=(480, 360))
+    limit = 1.0  # the actor beats on every frame (~2 ms here)
+    settings = ScanSettings(signals=("hash",), options=(HashOptions(video_fps=25.0),),
+                            limits=Limits(max_item_s=limit))
     classes = catalog.resolve(("hash",))
-    split = analyse_split(clip, settings, classes, 3, map_fn=ray_map)
-    assert split.as_json() == Analyser(settings, classes).analyse(clip).as_json()
-    assert len(split.as_json()["vpdq"]) == 30
+    engine = RayEngine(settings, classes, actors=1)
+    try:
+        started = time.monotonic()
+        (report,) = engine.analyse_files([clip])
+        took = time.monotonic() - started
+    finally:
+        engine.close()
+    assert report.status.value == "ok", report.error
+    # the case under test: the item outlived the limit (2,500 vPDQ frames take ~4 s here)
+    assert took > 2 * limit, f"the analysis took {took:.1f} s: too fast to test the watchdog"
+    assert len(report.as_json()["vpdq"]) == 2500

@@ -33,7 +33,8 @@ def _items(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {Path(i["path"]).name: {k: v for k, v in i.items() if k not in PER_RUN} for i in items}
 
 
-def test_analyser_splits_a_long_video_and_gets_the_unsplit_result(videos: Path) -> None:
+def test_analyser_splits_a_long_video_and_gets_the_unsplit_result(
+        videos: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = videos / "chair-19-sd-bar.mp4"  # 564 frames at 30 fps
     options = (HashOptions(every_frame=True),)
     classes = catalog.resolve(("hash",))
@@ -44,9 +45,10 @@ def test_analyser_splits_a_long_video_and_gets_the_unsplit_result(videos: Path) 
         tasks.append(len(work))
         return [fn(task) for task in work]
 
+    # the segments in this process, counted (the real pool forks them)
+    monkeypatch.setattr(segments_module, "_local_map", lambda *_a, **_k: recording_map)
     analyser = Analyser(ScanSettings(signals=("hash",), options=options, segments=3,
                                      segment_min_s=0.0), classes)
-    analyser.map_segments = recording_map
     split = analyser.analyse(path)
     assert tasks == [3]  # three segments, nothing else to run whole
     assert split.as_json() == whole.as_json()

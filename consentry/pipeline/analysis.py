@@ -35,17 +35,15 @@ PROGRESS_S = 1.0
 class Analyser:
     """Decodes items and runs the chosen signals on them (one per process).
 
-    ``on_progress``, when set, is called at most every ``PROGRESS_S`` seconds while a video
-    keeps decoding (a worker tells its watchdog that a long video is not stuck)."""
+    ``on_progress``, when set, is called at most every ``progress_every_s`` seconds while a
+    video keeps decoding (a worker tells its watchdog that a long video is not stuck)."""
 
     def __init__(self, settings: ScanSettings, signal_classes: list[type[Signal]]) -> None:
         self.settings = settings
         self.signal_classes = list(signal_classes)
         self.on_progress: Callable[[], None] | None = None
+        self.progress_every_s = PROGRESS_S
         self._progress_at = 0.0
-        # --segments: how a long video's segments are mapped (a local process pool by
-        # default; a Ray actor maps them on threads)
-        self.map_segments: Any = None
         self.cascade = settings.cascade or None
         if self.cascade:  # gated signals run after the signals their gates read
             order = self.cascade.order([c.name for c in signal_classes],
@@ -61,11 +59,11 @@ class Analyser:
             signal.setup(settings)
 
     def analyse(self, path: Path) -> ItemReport:
-        if self.settings.segments > 1 and _is_video(path):
+        if self.settings.segments > 1 and is_video(path):
             from consentry.pipeline.segments import analyse_split
 
             return analyse_split(path, self.settings, self.signal_classes,
-                                 self.settings.segments, self.map_segments,
+                                 self.settings.segments,
                                  whole=self.analyse_whole, progress=self.on_progress)
         return self.analyse_whole(path)
 
@@ -184,8 +182,9 @@ class Analyser:
             try:
                 for frame in frames:
                     frames_seen += 1
-                    if self.on_progress is not None and time.monotonic() - self._progress_at > PROGRESS_S:
-                        self._progress_at = time.monotonic()
+                    now = time.monotonic()
+                    if self.on_progress is not None and now - self._progress_at >= self.progress_every_s:
+                        self._progress_at = now
                         self.on_progress()
                     shared: dict[str, Any] = {}
                     for signal, consumer in consumers:
@@ -250,7 +249,7 @@ def _frames(source: BinaryIO | Any, fmt: str, limits: Limits
                                                                  skip=skip)
 
 
-def _is_video(path: Path) -> bool:
+def is_video(path: Path) -> bool:
     try:
         with open_regular(path) as fh:
             sniffed = sniff(fh.read(64))

@@ -12,24 +12,29 @@ extra (``pip install 'consentry[ray]'``); nothing here imports it until an engin
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from consentry.errors import ConfigError
 from consentry.media.walk import walk
-from consentry.pipeline.analysis import Analyser
+from consentry.pipeline.analysis import Analyser, is_video
 from consentry.pipeline.runner import Analysis, default_workers
+from consentry.pipeline.segments import NotSplittable, SplitPlan, plan_split, run_task
 from consentry.settings import ScanSettings
 from consentry.signals.base import Signal
 from consentry.types import ItemReport
 
-PREFETCH = 2  # items queued per actor: one at work, one on its way
-MAX_DEATHS = 2  # an item that was on this many dying actors is the culprit
+PREFETCH = 2  # units queued per actor: one at work, one on its way
+MAX_DEATHS = 2  # a unit that was on this many dying actors is the culprit
+BEAT_TIMEOUT_S = 10.0  # an actor that cannot say within this whether it progresses is stuck
+
+log = logging.getLogger(__name__)
 
 
 def _ray() -> Any:
@@ -64,35 +69,101 @@ def _actor_errors(ray: Any) -> tuple[type[BaseException], ...]:
 
 
 class AnalyserActor:
-    """One Analyser in one Ray worker process (wrapped with ``ray.remote`` at run time)."""
+    """One Analyser in one Ray worker process (wrapped with ``ray.remote`` at run time). Its
+    ``idle_for`` runs on a thread of its own (concurrency group ``beat``), so the driver can
+    ask a busy actor whether its work is still moving."""
 
     def __init__(self, settings: ScanSettings, signal_classes: list[type[Signal]]) -> None:
         import threadpoolctl
 
-        from consentry.pipeline.segments import thread_map
-
         threadpoolctl.threadpool_limits(1)  # one actor per CPU: no BLAS threads fighting
+        self.settings, self.signal_classes = settings, signal_classes
         self.analyser = Analyser(settings, signal_classes)
-        self.analyser.map_segments = thread_map  # --segments: an actor does not fork
+        # a beat is a timestamp here, not a message: every frame
+        self.analyser.on_progress, self.analyser.progress_every_s = self._beat, 0.0
+        self._progress_at = time.monotonic()
+
+    def _beat(self) -> None:
+        self._progress_at = time.monotonic()
 
     def pid(self) -> int:
         return os.getpid()
 
-    def analyse(self, path: bytes) -> ItemReport:
-        return self.analyser.analyse(Path(os.fsdecode(path)))
+    def idle_for(self) -> float:
+        """Seconds since the work in hand last made progress (a frame decoded, a unit begun)."""
+        return time.monotonic() - self._progress_at
+
+    def analyse(self, path: bytes) -> ItemReport | SplitPlan:
+        """The file's report; for a video that ``--segments`` splits, its ``SplitPlan``
+        instead, whose tasks the driver spreads over the actors (an actor never waits on
+        other actors: with every CPU held by an actor, nested tasks would never start)."""
+        self._beat()
+        file = Path(os.fsdecode(path))
+        if self.settings.segments > 1 and is_video(file):
+            split_plan = plan_split(file, self.settings, self.signal_classes,
+                                    self.settings.segments)
+            if split_plan is not None:
+                return split_plan
+        return self.analyser.analyse_whole(file)
+
+    def analyse_whole(self, path: bytes) -> ItemReport:
+        self._beat()
+        return self.analyser.analyse_whole(Path(os.fsdecode(path)))
+
+    def run_task(self, task: tuple[Any, ...]) -> Any:
+        """One task of a SplitPlan (a segment, or the signals that do not split)."""
+        self._beat()
+        return run_task(task, self._beat)
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """What one actor call does: a whole item (``part`` None; the actor may answer with a
+    SplitPlan), one task of an item's SplitPlan, or an item analysed unsplit (``whole``)
+    after its segments did not join."""
+
+    index: int  # the item's place in input order
+    path: Path
+    part: int | None = None
+    task: tuple[Any, ...] | None = None
+    whole: bool = False
+
+    @property
+    def key(self) -> tuple[int, int | None]:
+        return self.index, self.part
+
+
+@dataclass
+class _Split:
+    plan: SplitPlan
+    outputs: list[Any]
+    remaining: int
+    actors: set[int] = field(default_factory=set)  # slots that ran its tasks
 
 
 @dataclass
 class _Slot:
     actor: Any
-    held: deque[tuple[Any, int, Path]] = field(default_factory=deque)  # (ref, index, path)
+    number: int
+    held: deque[tuple[Any, _Unit]] = field(default_factory=deque)
     head_since: float = field(default_factory=time.monotonic)
+    started: Any = None  # answered once the actor is up (its models loaded); then True
+
+    def __post_init__(self) -> None:
+        self.started = self.actor.pid.remote()
+
+    def starting(self, ray: Any) -> bool:
+        """Still loading: its start-up does not count against the unit it holds."""
+        if self.started is not True and ray.wait([self.started], timeout=0)[0]:
+            self.started = True
+        return self.started is not True
 
 
 class RayEngine:
     """Analyses files on ``actors`` Ray actors (default: one per CPU of the cluster). Joins
     the cluster at ``address``, or starts one on this machine when none is given and this
-    process has not joined one already."""
+    process has not joined one already. A video that ``--segments`` splits becomes one unit
+    of work per segment, spread over the actors like any file, and is stitched here."""
 
     def __init__(self, settings: ScanSettings, signal_classes: list[type[Signal]], *,
                  address: str | None = None, actors: int | None = None) -> None:
@@ -108,8 +179,10 @@ class RayEngine:
                          log_to_driver=False, configure_logging=False)
                 self._started_ray = True
         n = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        self._remote = ray.remote(num_cpus=1, max_restarts=0)(AnalyserActor)
-        self._slots = [_Slot(self._spawn()) for _ in range(n)]
+        self._remote = ray.remote(num_cpus=1, max_restarts=0,
+                                  concurrency_groups={"beat": 1})(AnalyserActor)
+        self._slots = [_Slot(self._spawn(), i) for i in range(n)]
+        self._splits: dict[int, _Split] = {}
 
     def _spawn(self) -> Any:
         return self._remote.remote(self.settings, self.signal_classes)
@@ -135,18 +208,18 @@ class RayEngine:
     def analyse_files(self, files: Iterable[Path],
                       on_wait: Callable[[], None] | None = None) -> Iterator[ItemReport]:
         ray = _ray()
-        todo: deque[tuple[int, Path]] = deque(enumerate(files))
+        todo: deque[_Unit] = deque(_Unit(i, path) for i, path in enumerate(files))
         done: dict[int, ItemReport] = {}
-        deaths: dict[int, int] = {}
+        deaths: dict[tuple[int, int | None], int] = {}
         next_index = 0
         while True:
             while next_index in done:
                 yield done.pop(next_index)
                 next_index += 1
-            if not todo and not any(slot.held for slot in self._slots):
+            self._fill(todo, done)
+            if not any(slot.held for slot in self._slots):
                 return
-            self._fill(todo)
-            refs = {ref: slot for slot in self._slots for ref, _, _ in slot.held}
+            refs = {ref: slot for slot in self._slots for ref, _ in slot.held}
             ready, _ = ray.wait(list(refs), num_returns=1, timeout=0.25)
             if not ready:
                 if on_wait is not None:
@@ -154,65 +227,139 @@ class RayEngine:
                 self._kill_overdue(done, todo)
                 continue
             slot = refs[ready[0]]
-            ref, index, path = slot.held[0]
-            if ref != ready[0]:  # an answer out of order: take it where it is
-                position = next(i for i, (r, _, _) in enumerate(slot.held) if r == ready[0])
-                ref, index, path = slot.held[position]
-                del slot.held[position]
-            else:
-                slot.held.popleft()
+            position = next(i for i, (r, _) in enumerate(slot.held) if r == ready[0])
+            ref, unit = slot.held[position]
+            del slot.held[position]
             try:
-                done[index] = ray.get(ref)
-                slot.head_since = time.monotonic()
+                value = ray.get(ref)
             except _actor_errors(ray):
-                self._actor_died(slot, (ref, index, path), done, todo, deaths)
+                self._actor_died(slot, unit, done, todo, deaths)
+                continue
+            slot.head_since = time.monotonic()
+            self._take(unit, value, slot, done, todo)
 
-    def _fill(self, todo: deque[tuple[int, Path]]) -> None:
-        for slot in self._slots:
-            while todo and len(slot.held) < PREFETCH:
-                index, path = todo.popleft()
+    def _fill(self, todo: deque[_Unit], done: dict[int, ItemReport]) -> None:
+        """Idle actors first, one unit each, then up to PREFETCH: the segments of one video
+        go to different actors."""
+        for depth in range(PREFETCH):
+            for slot in self._slots:
+                while todo and self._stale(todo[0], done):
+                    todo.popleft()
+                if not todo or len(slot.held) > depth:
+                    continue
+                unit = todo.popleft()
                 if not slot.held:
                     slot.head_since = time.monotonic()
-                slot.held.append((slot.actor.analyse.remote(os.fsencode(path)), index, path))
+                slot.held.append((self._call(slot.actor, unit), unit))
 
-    def _actor_died(self, slot: _Slot, failed: tuple[Any, int, Path], done: dict[int, ItemReport],
-                    todo: deque[tuple[int, Path]], deaths: dict[int, int]) -> None:
+    def _stale(self, unit: _Unit, done: dict[int, ItemReport]) -> bool:
+        """The unit's item already failed, or it is a task of a split given up."""
+        return unit.index in done or (unit.part is not None and unit.index not in self._splits)
+
+    @staticmethod
+    def _call(actor: Any, unit: _Unit) -> Any:
+        if unit.part is not None:
+            return actor.run_task.remote(unit.task)
+        if unit.whole:
+            return actor.analyse_whole.remote(os.fsencode(unit.path))
+        return actor.analyse.remote(os.fsencode(unit.path))
+
+    def _take(self, unit: _Unit, value: Any, slot: _Slot, done: dict[int, ItemReport],
+              todo: deque[_Unit]) -> None:
+        """Record what a unit returned: an item's report, a plan whose tasks go to the front
+        of the queue, or one task's output (the item is stitched when its last one is in)."""
+        if self._stale(unit, done):  # the item failed while this unit was running
+            return
+        if unit.part is None:
+            if isinstance(value, SplitPlan):
+                self._splits[unit.index] = _Split(value, [None] * len(value.tasks),
+                                                  len(value.tasks))
+                todo.extendleft(reversed([_Unit(unit.index, unit.path, part, task)
+                                          for part, task in enumerate(value.tasks)]))
+            else:
+                done[unit.index] = value
+            return
+        split = self._splits[unit.index]
+        if split.outputs[unit.part] is not None:
+            return  # answered twice (sent again after its actor died): the first stands
+        if isinstance(value, NotSplittable):
+            self._unsplit(unit, todo)
+            return
+        split.outputs[unit.part] = value
+        split.actors.add(slot.number)
+        split.remaining -= 1
+        if split.remaining:
+            return
+        del self._splits[unit.index]
+        report = split.plan.stitch(split.outputs)
+        if report is None:
+            todo.appendleft(_Unit(unit.index, unit.path, whole=True))
+            return
+        log.info("%s: %d tasks on %d actors", unit.path, len(split.outputs), len(split.actors))
+        done[unit.index] = report
+
+    def _unsplit(self, unit: _Unit, todo: deque[_Unit]) -> None:
+        """Give up the item's split (its other tasks' answers are ignored): analyse it whole."""
+        self._splits.pop(unit.index, None)
+        todo.appendleft(_Unit(unit.index, unit.path, whole=True))
+
+    def _fail(self, unit: _Unit, code: str, message: str, done: dict[int, ItemReport]) -> None:
+        self._splits.pop(unit.index, None)
+        report = ItemReport(path=unit.path)
+        report.fail(code, message)
+        done[unit.index] = report
+
+    def _actor_died(self, slot: _Slot, failed: _Unit, done: dict[int, ItemReport],
+                    todo: deque[_Unit], deaths: dict[tuple[int, int | None], int]) -> None:
         """The actor died working on ``failed`` (it works in order, so that was its head):
-        count a death against that item, send the others it held again, start a new actor."""
-        _ref, index, path = failed
-        deaths[index] = deaths.get(index, 0) + 1
-        if deaths[index] >= MAX_DEATHS:
-            report = ItemReport(path=path)
-            report.fail("decoder_crash", "the analysis crashed on this file twice (corrupt or "
-                        "hostile, or the worker ran out of memory)")
-            done[index] = report
+        count a death against that unit, send the others it held again, start a new actor."""
+        deaths[failed.key] = deaths.get(failed.key, 0) + 1
+        if deaths[failed.key] >= MAX_DEATHS:
+            self._fail(failed, "decoder_crash", "the analysis crashed on this file twice "
+                       "(corrupt or hostile, or the worker ran out of memory)", done)
         else:
-            todo.appendleft((index, path))
-        todo.extendleft(reversed([(i, p) for _, i, p in slot.held]))
-        slot.held.clear()
-        self._replace(slot)
+            todo.appendleft(failed)
+        self._requeue(slot, todo)
 
-    def _kill_overdue(self, done: dict[int, ItemReport], todo: deque[tuple[int, Path]]) -> None:
+    def _kill_overdue(self, done: dict[int, ItemReport], todo: deque[_Unit]) -> None:
+        """Stop a unit that made no progress for ``Limits.max_item_s``: a long video that
+        keeps decoding tells its actor so about once a second, and the actor answers the
+        driver's question on a thread of its own; one that cannot answer is stuck."""
+        ray = _ray()
         limit = self.settings.limits.max_item_s
         if limit <= 0:
             return
         for slot in self._slots:
             if not slot.held or time.monotonic() - slot.head_since < limit:
                 continue
-            _ref, index, path = slot.held.popleft()
-            report = ItemReport(path=path)
-            report.fail("timeout", f"analysis took longer than {limit:g} s and was stopped "
-                        "(raise --max-item-seconds to allow)")
-            done[index] = report
-            todo.extendleft(reversed([(i, p) for _, i, p in slot.held]))
-            slot.held.clear()
-            self._replace(slot)
+            if slot.starting(ray):
+                slot.head_since = time.monotonic()
+                continue
+            try:
+                idle = ray.get(slot.actor.idle_for.options(concurrency_group="beat").remote(),
+                               timeout=BEAT_TIMEOUT_S)
+            except Exception:  # no answer: the actor is stuck or gone
+                idle = limit
+            if idle < limit:
+                slot.head_since = time.monotonic() - idle
+                continue
+            _ref, unit = slot.held.popleft()
+            self._fail(unit, "timeout", f"analysis made no progress for {limit:g} s and was "
+                       "stopped (raise --max-item-seconds to allow)", done)
+            self._requeue(slot, todo)
+
+    def _requeue(self, slot: _Slot, todo: deque[_Unit]) -> None:
+        """Send what ``slot`` still held again, at the front of the queue, on a new actor."""
+        todo.extendleft(reversed([unit for _, unit in slot.held]))
+        slot.held.clear()
+        self._replace(slot)
 
     def _replace(self, slot: _Slot) -> None:
         ray = _ray()
         with contextlib.suppress(Exception):  # already gone
             ray.kill(slot.actor, no_restart=True)
         slot.actor = self._spawn()
+        slot.started = slot.actor.pid.remote()
         slot.head_since = time.monotonic()
 
     def close(self) -> None:
@@ -241,50 +388,3 @@ class RayAnalysis(Analysis):
 
     def close(self) -> None:
         self.engine.close()
-
-
-class ShardActor:
-    """One shard of a sharded MIH index (consentry.signals.hashing.shards), held by a Ray
-    actor: the memory of the shard lives on whichever machine Ray placed the actor."""
-
-    def __init__(self, folder: str) -> None:
-        from consentry.signals.hashing.mih import MIHIndex
-
-        self.index = MIHIndex.load(Path(folder))
-
-    def search(self, queries: Any, threshold: int | None) -> Any:
-        return self.index.search(queries, threshold)
-
-
-class RemoteShard:
-    """The ``Shard`` a ``ShardedIndex`` queries, forwarding to a ``ShardActor``."""
-
-    def __init__(self, actor: Any) -> None:
-        self.actor = actor
-
-    def search(self, queries: Any, threshold: int | None = None) -> Any:
-        return _ray().get(self.actor.search.remote(queries, threshold))
-
-
-def ray_sharded_index(folder: Path, *, memory_per_shard: int | None = None) -> Any:
-    """A ``ShardedIndex`` saved in ``folder`` with each shard loaded on its own Ray actor
-    (``memory_per_shard`` bytes reserved for each, so Ray spreads them over machines)."""
-    from consentry.signals.hashing.shards import ShardedIndex
-
-    ray = _ray()
-    layout = ShardedIndex.layout(folder)
-    options: dict[str, Any] = {"num_cpus": 1}
-    if memory_per_shard:
-        options["memory"] = memory_per_shard
-    remote = ray.remote(**options)(ShardActor)
-    shards = [RemoteShard(remote.remote(str(folder / f"shard-{i:03d}")))
-              for i in range(layout["shards"])]
-    return ShardedIndex(shards, layout["cut"], layout["bounds"], layout["threshold"])
-
-
-def ray_map(fn: Callable[..., Any], tasks: Sequence[Any]) -> list[Any]:
-    """``map`` over Ray tasks (one per item of ``tasks``), e.g. for the segments of a long video
-    (consentry.pipeline.segments.analyse_split's ``map_fn``): results in order."""
-    ray = _ray()
-    remote = ray.remote(num_cpus=1)(fn)
-    return ray.get([remote.remote(task) for task in tasks])

@@ -19,7 +19,7 @@ import math
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -68,8 +68,10 @@ def plan(info: MediaInfo, segments: int) -> list[Segment]:
 
 
 def analyse_segment(path: Path, segment: Segment, settings: ScanSettings,
-                    signal_classes: list[type[Signal]]) -> SegmentResult:
-    """Run the splittable signals on frames [first, end) of the video at ``path``."""
+                    signal_classes: list[type[Signal]],
+                    progress: Callable[[], None] | None = None) -> SegmentResult:
+    """Run the splittable signals on frames [first, end) of the video at ``path``;
+    ``progress`` (cheap: it is called on every frame) tells a watchdog the work moves."""
     import av
 
     signals = [cls() for cls in signal_classes if cls.name in SPLITTABLE]
@@ -111,6 +113,8 @@ def analyse_segment(path: Path, segment: Segment, settings: ScanSettings,
                     previous = index
                     seen += 1
                     budget.check(index)  # the limits of the whole decode, per segment
+                    if progress is not None:
+                        progress()
                     shown = video_media.VideoFrame(index, index / fps, float(frame.time), frame)
                     for _signal, consumer in consumers:
                         if consumer.wants(index, shown.timestamp):
@@ -121,8 +125,11 @@ def analyse_segment(path: Path, segment: Segment, settings: ScanSettings,
     return SegmentResult(segment, seen, previous if previous is not None else -1, results)
 
 
-def _whole(path: Path, settings: ScanSettings, signal_classes: list[type[Signal]]) -> ItemReport:
-    return Analyser(settings, signal_classes).analyse(path)
+def _whole(path: Path, settings: ScanSettings, signal_classes: list[type[Signal]],
+           progress: Callable[[], None] | None = None) -> ItemReport:
+    analyser = Analyser(settings, signal_classes)
+    analyser.on_progress, analyser.progress_every_s = progress, 0.0
+    return analyser.analyse(path)
 
 
 def _probe(path: Path, settings: ScanSettings) -> ItemReport | None:
@@ -154,49 +161,101 @@ def _probe(path: Path, settings: ScanSettings) -> ItemReport | None:
                       sha256=sha256.hexdigest(), info=info)
 
 
+@dataclass(frozen=True)
+class SplitPlan:
+    """How one video is split: its report before any frame is decoded, its segments, and the
+    tasks (a module-level function and its arguments, so any process or Ray worker can run
+    them) whose outputs ``stitch`` joins: one per segment, then the whole-video task of the
+    signals that do not split, if any."""
+
+    probed: ItemReport
+    parts: list[Segment]
+    tasks: list[tuple[Any, ...]]
+    signal_names: tuple[str, ...]  # every signal of the item, in the scan's order
+
+    def stitch(self, outputs: Sequence[Any]) -> ItemReport | None:
+        """The item from the tasks' outputs (in task order), or None when the segments do not
+        join exactly (then analyse the video whole)."""
+        pieces: list[SegmentResult] = list(outputs[: len(self.parts)])
+        rest = len(self.tasks) > len(self.parts)
+        report: ItemReport = outputs[-1] if rest else replace(self.probed, results={})
+        info = self.probed.info
+        if (report.status is not ItemStatus.OK or report.signal_errors or info is None
+                or not _meet(pieces, info)):
+            return None
+        if report.info is not None and report.info.frame_count is None:
+            report.info = MediaInfo(**{**report.info.__dict__,
+                                       "frame_count": sum(p.frames_seen for p in pieces)})
+        try:
+            stitched = {name: _stitch(name, [p.results[name] for p in pieces])
+                        for name in pieces[0].results}
+        except NotSplittable:
+            return None
+        report.results = {name: stitched.get(name) or report.results[name]
+                          for name in self.signal_names
+                          if name in stitched or name in report.results}
+        return report
+
+
+def plan_split(path: Path, settings: ScanSettings, signal_classes: list[type[Signal]],
+               segments: int) -> SplitPlan | None:
+    """The plan for analysing the video at ``path`` in ``segments`` time segments, or None
+    when it is analysed whole: not a readable video, shorter than ``settings.segment_min_s``,
+    no splittable signal, ``--skip-known`` (a known file is not decoded at all)."""
+    settings = replace(settings, segments=1)  # a segment's own analysis never splits again
+    split = [c for c in signal_classes if c.name in SPLITTABLE]
+    rest = [c for c in signal_classes if c.name not in SPLITTABLE]
+    if not split or settings.known_items:
+        return None
+    probed = _probe(path, settings)
+    if (probed is None or probed.info is None
+            or (probed.info.duration or 0.0) < settings.segment_min_s):
+        return None
+    parts = plan(probed.info, segments)
+    if len(parts) < 2:
+        return None
+    tasks: list[tuple[Any, ...]] = [(analyse_segment, path, part, settings, split)
+                                    for part in parts]
+    if rest:
+        tasks.append((_whole, path, settings, rest))
+    return SplitPlan(probed, parts, tasks, tuple(c.name for c in signal_classes))
+
+
+def run_task(task: tuple[Any, ...], progress: Callable[[], None] | None = None) -> Any:
+    """One task of a ``SplitPlan`` (``progress``: called on every frame decoded); a segment
+    that cannot be cut exactly answers ``NotSplittable`` (returned, not raised, so it
+    crosses process boundaries as a value)."""
+    fn, *args = task
+    try:
+        return fn(*args, progress=progress)
+    except NotSplittable as exc:
+        return exc
+
+
 def analyse_split(path: Path, settings: ScanSettings, signal_classes: list[type[Signal]],
                   segments: int, map_fn: MapFn | None = None, *,
                   whole: Callable[[Path], ItemReport] | None = None,
                   progress: Callable[[], None] | None = None) -> ItemReport:
     """The item report of the video at ``path`` with its splittable signals run on
-    ``segments`` segments in parallel (``map_fn``: a local process pool by default; pass
-    Ray's for a cluster) and the other signals in one more task over the whole video;
+    ``segments`` segments in parallel (``map_fn``: a local process pool by default, or any
+    ``map`` such as Ray's) and the other signals in one more task over the whole video;
     identical to ``Analyser(settings, signal_classes).analyse(path)``. A video shorter than
     ``settings.segment_min_s`` (or anything else) is analysed whole, by ``whole`` when given;
     ``progress`` is called about once a second while the segments run (the watchdog's sign
     of life)."""
-    settings = replace(settings, segments=1)  # a segment's own analysis never splits again
     if whole is None:
+        unsplit = replace(settings, segments=1)
+
         def whole(p: Path) -> ItemReport:
-            return _whole(p, settings, signal_classes)
-    split = [c for c in signal_classes if c.name in SPLITTABLE]
-    rest = [c for c in signal_classes if c.name not in SPLITTABLE]
-    probed = _probe(path, settings)
-    if (probed is None or probed.info is None or not split or settings.known_items
-            or (probed.info.duration or 0.0) < settings.segment_min_s):
+            return _whole(p, unsplit, signal_classes)
+    split_plan = plan_split(path, settings, signal_classes, segments)
+    if split_plan is None:
         return whole(path)
-    parts = plan(probed.info, segments)
-    if len(parts) < 2:
+    mapper = map_fn or _local_map(len(split_plan.tasks), progress)
+    outputs = list(mapper(run_task, split_plan.tasks))
+    if any(isinstance(out, NotSplittable) for out in outputs):
         return whole(path)
-    tasks: list[tuple[Any, ...]] = [(analyse_segment, path, part, settings, split) for part in parts]
-    if rest:
-        tasks.append((_whole, path, settings, rest))
-    mapper = map_fn or _local_map(len(tasks), progress)
-    try:
-        outputs = list(mapper(_call, tasks))
-    except NotSplittable:
-        return whole(path)
-    pieces: list[SegmentResult] = outputs[: len(parts)]
-    report: ItemReport = outputs[-1] if rest else probed
-    if report.status is not ItemStatus.OK or report.signal_errors or not _meet(pieces, probed.info):
-        return whole(path)
-    if report.info is not None and report.info.frame_count is None:
-        report.info = MediaInfo(**{**report.info.__dict__,
-                                   "frame_count": sum(p.frames_seen for p in pieces)})
-    stitched = {c.name: _stitch(c.name, [p.results[c.name] for p in pieces]) for c in split}
-    report.results = {c.name: stitched.get(c.name) or report.results[c.name]
-                      for c in signal_classes if c.name in stitched or c.name in report.results}
-    return report
+    return split_plan.stitch(outputs) or whole(path)
 
 
 def _meet(pieces: list[SegmentResult], info: MediaInfo) -> bool:
@@ -213,11 +272,6 @@ def _stitch(name: str, results: list[SignalResult]) -> SignalResult:
         first = results[0]
         return SignalResult(first.signal, first.version, VideoHashes(frames), first.payload)
     raise NotSplittable(name)
-
-
-def _call(task: tuple[Any, ...]) -> Any:
-    fn, *args = task
-    return fn(*args)
 
 
 def _local_map(processes: int, progress: Callable[[], None] | None = None) -> MapFn:
@@ -249,10 +303,3 @@ def _die_with(parent: int) -> None:
     from consentry.pipeline.workers import _die_with as die_with
 
     die_with(parent)
-
-
-def thread_map(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]]) -> list[Any]:
-    """Segments on threads of this process (a Ray actor, which should not fork): parallel as
-    far as decoding and hashing release the GIL."""
-    with ThreadPoolExecutor(len(tasks)) as pool:
-        return list(pool.map(fn, tasks))
