@@ -196,3 +196,60 @@ def test_a_long_item_that_keeps_decoding_is_not_stopped_by_the_watchdog(
     # the case under test: the item outlived the limit (2,500 vPDQ frames take ~4 s here)
     assert took > 2 * limit, f"the analysis took {took:.1f} s: too fast to test the watchdog"
     assert len(report.as_json()["vpdq"]) == 2500
+
+
+def test_service_jobs_run_on_the_cluster_with_actors_kept_across_batches(
+        cluster: str, tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """``consentry serve --engine ray``: the job worker hands each batch of uploads to Ray
+    actors it keeps (models load once), and a job's result is the local scan's."""
+    pytest.importorskip("fastapi")
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from consentry.service import ServiceSettings, create_app
+    from consentry.service.jobs import JobRunner
+    from consentry.store import keys
+    from tests.conftest import THREATEXCHANGE, need
+
+    photo = need(THREATEXCHANGE / "pdq" / "data" / "bridge-mods" / "aaa-orig.jpg")
+    db = open_database(f"sqlite:///{tmp_path / 'c.db'}")
+    settings = ServiceSettings(spool_dir=tmp_path / "spool", rate_per_minute=0, job_poll_s=0.02,
+                               engine="ray", ray_address=cluster, scan_workers=2)
+    runner = JobRunner(db, settings)
+    thread = threading.Thread(target=runner.run_forever, daemon=True)
+    before = set(_actor_pids())
+    token, _ = keys.create(db, "submit", "submitter", "tester")
+    headers = {"Authorization": f"Bearer {token}"}
+    results, actors = [], []
+    try:
+        thread.start()
+        with TestClient(create_app(db, settings)) as client:
+            for _ in range(2):  # two batches
+                with open(photo, "rb") as f:
+                    r = client.post("/v1/scan?wait=60", files={"file": f},
+                                    data={"signals": "hash"}, headers=headers)
+                assert r.status_code == 200, r.text
+                results.append(r.json()["result"])
+                actors.append(set(_actor_pids()) - before)
+    finally:
+        runner.stop.set()
+        thread.join(30)
+        db.close()
+    assert len(actors[0]) == 2 and actors[1] == actors[0]  # the same two actors, both batches
+    cli = run_cli("scan", "--json", "--signals", "hash", str(photo)).lines[0]
+    skip = {"path", "item_id", "scan_id", "job_id", "external_id"}
+    for result in results:
+        assert {k: v for k, v in result.items() if k not in skip} == \
+            {k: v for k, v in cli.items() if k not in skip}
+    assert _gone(actors[0]), "the job worker left its actors running after it stopped"
+
+
+def _gone(pids: set[int], wait_s: float = 10.0) -> bool:
+    """The processes end (Ray kills a closed engine's actors asynchronously)."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if not pids & set(_actor_pids()):
+            return True
+        time.sleep(0.1)
+    return False

@@ -18,8 +18,12 @@ from consentry.cli.common import db_option, handle_errors, state
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="HTTP worker processes (each holds the bank indexes, memory-mapped).")
 @click.option("--job-workers", type=click.IntRange(min=0),
-              help="Job worker processes that run scans (default: one per core; 0: this server "
-              "only accepts jobs).")
+              help="Job worker processes that run scans (default: one per core, or one with "
+              "--engine ray; 0: this server only accepts jobs).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Analyse uploads in the job workers, or on the Ray cluster at --address "
+              "(consentry[ray]; the spool folder must be at the same path on every node).")
+@click.option("--address", metavar="ADDR", help="Ray cluster the job workers join with --engine ray.")
 @click.option("--spool", "spool_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Folder for uploads waiting for their job (default: beside the database).")
 @click.option("--max-upload-mb", type=click.IntRange(min=1), default=200, show_default=True,
@@ -56,7 +60,8 @@ from consentry.cli.common import db_option, handle_errors, state
               help="The window of those limits, minutes [env CONSENTRY_REVIEW_SIGNIN_WINDOW_MIN; 15].")
 @db_option
 @handle_errors
-def command(host: str, port: int, workers: int, job_workers: int | None, spool_dir: Path | None,
+def command(host: str, port: int, workers: int, job_workers: int | None, engine: str,
+            address: str | None, spool_dir: Path | None,
             max_upload_mb: int, rate_per_minute: int, job_lease_seconds: float,
             review_media: bool | None, review_media_key_file: Path | None, **review_flags: object) -> None:
     """Serve the HMA-compatible and native HTTP API (docs/service.md) and the review UI at /ui
@@ -68,8 +73,10 @@ def command(host: str, port: int, workers: int, job_workers: int | None, spool_d
 
     db = state().database()  # migrates at start
     spool = spool_dir or db.sidecar_dir / "spool"
-    if job_workers is None:
-        job_workers = max(1, len(os.sched_getaffinity(0)))
+    if engine == "ray" and not address:
+        raise click.UsageError("--engine ray needs --address (a running cluster: ray start --head)")
+    if job_workers is None:  # on Ray one job worker drives the whole cluster
+        job_workers = 1 if engine == "ray" else max(1, len(os.sched_getaffinity(0)))
     serve(db, host=host, port=port, workers=workers, job_workers=job_workers, spool_dir=spool,
           max_upload_bytes=max_upload_mb * 1024 * 1024, rate_per_minute=rate_per_minute,
-          job_lease_s=job_lease_seconds)
+          job_lease_s=job_lease_seconds, engine=engine, ray_address=address)

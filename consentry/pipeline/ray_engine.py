@@ -160,13 +160,14 @@ class _Slot:
 
 
 class RayEngine:
-    """Analyses files on ``actors`` Ray actors (default: one per CPU of the cluster). Joins
+    """Analyses files on ``actors`` Ray actors (default: one per CPU of the cluster, or that
+    many divided by ``share`` when several drivers share it: an actor holds its CPU). Joins
     the cluster at ``address``, or starts one on this machine when none is given and this
     process has not joined one already. A video that ``--segments`` splits becomes one unit
     of work per segment, spread over the actors like any file, and is stitched here."""
 
     def __init__(self, settings: ScanSettings, signal_classes: list[type[Signal]], *,
-                 address: str | None = None, actors: int | None = None) -> None:
+                 address: str | None = None, actors: int | None = None, share: int = 1) -> None:
         ray = _ray()
         _notices_to_stderr()
         self.settings, self.signal_classes = settings, signal_classes
@@ -178,7 +179,7 @@ class RayEngine:
                 ray.init(num_cpus=actors or default_workers(), include_dashboard=False,
                          log_to_driver=False, configure_logging=False)
                 self._started_ray = True
-        n = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        n = actors or max(1, int(ray.cluster_resources().get("CPU", 1)) // share)
         self._remote = ray.remote(num_cpus=1, max_restarts=0,
                                   concurrency_groups={"beat": 1})(AnalyserActor)
         self._slots = [_Slot(self._spawn(), i) for i in range(n)]
@@ -229,12 +230,12 @@ class RayEngine:
             slot = refs[ready[0]]
             position = next(i for i, (r, _) in enumerate(slot.held) if r == ready[0])
             ref, unit = slot.held[position]
-            del slot.held[position]
             try:
                 value = ray.get(ref)
             except _actor_errors(ray):
-                self._actor_died(slot, unit, done, todo, deaths)
+                self._actor_died(slot, done, todo, deaths)
                 continue
+            del slot.held[position]
             slot.head_since = time.monotonic()
             self._take(unit, value, slot, done, todo)
 
@@ -309,10 +310,12 @@ class RayEngine:
         report.fail(code, message)
         done[unit.index] = report
 
-    def _actor_died(self, slot: _Slot, failed: _Unit, done: dict[int, ItemReport],
-                    todo: deque[_Unit], deaths: dict[tuple[int, int | None], int]) -> None:
-        """The actor died working on ``failed`` (it works in order, so that was its head):
-        count a death against that unit, send the others it held again, start a new actor."""
+    def _actor_died(self, slot: _Slot, done: dict[int, ItemReport], todo: deque[_Unit],
+                    deaths: dict[tuple[int, int | None], int]) -> None:
+        """The actor died: the unit at the head of its queue was the one running (an actor
+        works in order, whichever of its answers failed first). Count a death against that
+        unit, send it and the others it held again, start a new actor."""
+        _ref, failed = slot.held.popleft()
         deaths[failed.key] = deaths.get(failed.key, 0) + 1
         if deaths[failed.key] >= MAX_DEATHS:
             self._fail(failed, "decoder_crash", "the analysis crashed on this file twice "
@@ -374,17 +377,21 @@ class RayEngine:
 
 class RayAnalysis(Analysis):
     """``Analysis`` (what ``Pipeline.scan`` takes) with the files analysed on Ray actors: the
-    scan's decisions and storage are the local engine's own."""
+    scan's decisions and storage are the local engine's own. ``engine``: actors already
+    running (a service's job worker keeps them across batches; closing this leaves them)."""
 
     def __init__(self, paths: Iterable[Path], settings: ScanSettings,
                  signal_classes: list[type[Signal]], *, address: str | None = None,
-                 actors: int | None = None) -> None:
+                 actors: int | None = None, engine: RayEngine | None = None) -> None:
         super().__init__(paths, settings, 1, signal_classes)  # walk only: no local workers
-        self.engine = RayEngine(settings, self.signal_classes, address=address, actors=actors)
+        self._owns_engine = engine is None
+        self.engine = engine or RayEngine(settings, self.signal_classes, address=address,
+                                          actors=actors)
 
     def reports(self, on_wait: Callable[[], None] | None = None) -> Iterator[ItemReport]:
         yield from self.problems
         yield from self.engine.analyse_files(self.files, on_wait)
 
     def close(self) -> None:
-        self.engine.close()
+        if self._owns_engine:
+            self.engine.close()

@@ -20,6 +20,11 @@ class ServiceSettings:
     job_poll_s: float = 0.05
     job_gather_s: float = 0.02  # a batch smaller than job_batch waits this long for more
     scan_workers: int | None = None  # analysis processes per pipeline run (default: cores)
+    # "ray": job batches are analysed on the Ray cluster at ray_address (Ray actors, as
+    # `scan --engine ray`), decisions and storage stay in the job worker; "local": processes
+    engine: str = "local"
+    ray_address: str | None = None
+    ray_share: int = 1  # job workers sharing the cluster: each takes this share of its CPUs
     # Named policy files a scan may ask for (``policy=NAME``); absent: the shipped default.
     policies: dict[str, Path] = field(default_factory=dict)
     max_wait_s: float = 60.0  # the longest ?wait= a request may hold

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from consentry.actions.sinks import Sink
+from consentry.pipeline.runner import Analysis
 from consentry.pipeline.scan import Pipeline
+from consentry.pipeline.scan_settings import settings_under
 from consentry.policy.engine import RulesPolicy
 from consentry.service.config import ServiceSettings
 from consentry.service.doorbell import Doorbell, bells_folder
@@ -43,8 +45,15 @@ class JobRunner:
         self.extra_sinks = extra_sinks
         self.stop = threading.Event()
         self._policies: dict[str | None, RulesPolicy] = {}
+        self._ray: tuple[ScanSettings, Any] | None = None  # (settings, RayEngine)
 
     def run_forever(self) -> None:
+        try:
+            self._serve_jobs()
+        finally:
+            self.close_engine()
+
+    def _serve_jobs(self) -> None:
         idle = self.settings.job_poll_s
         while not self.stop.is_set():
             try:
@@ -92,7 +101,11 @@ class JobRunner:
         ender = _JobEnder(self, by_path)
         try:
             rules = self._policy(policy)
-            Pipeline(self.db, rules).scan(paths, [ender, *self.extra_sinks], ScanSettings(signals=signals),
+            settings = ScanSettings(signals=signals)
+            sources: list[Path] | Analysis = paths
+            if self.settings.engine == "ray":
+                sources = self._ray_analysis(paths, settings_under(rules, settings, lambda: self.db))
+            Pipeline(self.db, rules).scan(sources, [ender, *self.extra_sinks], settings,
                                           workers=self.settings.scan_workers)
         except Exception as exc:
             log.exception("job runner: pipeline failed")
@@ -103,6 +116,25 @@ class JobRunner:
         ender.flush()
         for job in by_path.values():
             self._end(job, None, None, "the scan gave no result for this upload")
+
+    def _ray_analysis(self, paths: list[Path], settings: ScanSettings) -> Analysis:
+        """The batch on Ray actors. The actors live across batches (their models load once);
+        a batch that needs other settings (signals, a policy's cascade) replaces them."""
+        from consentry.pipeline.ray_engine import RayAnalysis, RayEngine
+        from consentry.signals import catalog
+
+        classes = catalog.resolve(settings.signals)
+        if self._ray is None or self._ray[0] != settings:
+            self.close_engine()
+            self._ray = (settings, RayEngine(settings, classes, address=self.settings.ray_address,
+                                             actors=self.settings.scan_workers or None,
+                                             share=self.settings.ray_share))
+        return RayAnalysis(paths, settings, classes, engine=self._ray[1])
+
+    def close_engine(self) -> None:
+        if self._ray is not None:
+            self._ray[1].close()
+            self._ray = None
 
     def _policy(self, name: str | None) -> RulesPolicy:
         if name not in self._policies:
@@ -164,7 +196,7 @@ class _LeaseKeeper(threading.Thread):
         # stuck past the per-item limit ends the process; the server starts another, and the
         # jobs run again once their leases lapse (a job that does this 3 times ends in error).
         limit = Limits().max_item_s * len(self.job_ids)
-        deadline = time.monotonic() + limit if limit and self.runner.settings.scan_workers == 0 else None
+        deadline = time.monotonic() + limit if limit and _in_process(self.runner.settings) else None
         while not self.done.wait(every):
             if deadline is not None and time.monotonic() > deadline:
                 log.error("job batch stuck for %.0f s: ending this job worker", limit)
@@ -176,13 +208,26 @@ class _LeaseKeeper(threading.Thread):
                 log.exception("could not extend job leases")
 
 
+def _in_process(settings: ServiceSettings) -> bool:
+    """The job worker analyses in its own process (on Ray, actors do, each with Ray's
+    memory monitor and the engine's watchdog; an address-space cap would break Ray's shared
+    memory)."""
+    return settings.scan_workers == 0 and settings.engine != "ray"
+
+
 def run_job_worker(db_url: str, settings: ServiceSettings) -> None:
     """Entry point of a job worker process started by ``consentry serve``."""
     import signal
 
     from consentry.store.db import open_database
 
-    if settings.scan_workers == 0:  # analysing in this process: cap it as a scan worker is capped
+    if _in_process(settings):  # analysing in this process: cap it as a scan worker is capped
+        import numpy  # noqa: F401  (threadpoolctl limits the libraries already loaded)
+        import threadpoolctl
+
+        # One job worker per core, as scan workers: a second OpenBLAS thread in each only
+        # spins against the others (it doubled the CPU time of hashing video frames).
+        threadpoolctl.threadpool_limits(1)
         cap = Limits().max_worker_memory
         if cap:
             import resource

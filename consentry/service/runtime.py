@@ -113,14 +113,18 @@ def recover_jobs(db: Database) -> int:
 
 
 def serve(db: Database, *, host: str, port: int, workers: int, job_workers: int, spool_dir: Path,
-          max_upload_bytes: int, rate_per_minute: int, job_lease_s: float = 60.0) -> None:
+          max_upload_bytes: int, rate_per_minute: int, job_lease_s: float = 60.0,
+          engine: str = "local", ray_address: str | None = None) -> None:
     import uvicorn
 
     # Each job worker analyses in its own process (scan_workers=0): that process is the
     # boundary a hostile file can crash (memory-capped, with a watchdog: consentry.service.jobs),
     # so no analysis pool is forked for every batch of uploads.
+    # On Ray (``engine="ray"``) the batches go to the cluster's actors instead.
     settings = replace(ServiceSettings(spool_dir=spool_dir), max_upload_bytes=max_upload_bytes,
-                       rate_per_minute=rate_per_minute, job_lease_s=job_lease_s, scan_workers=0)
+                       rate_per_minute=rate_per_minute, job_lease_s=job_lease_s,
+                       scan_workers=None if engine == "ray" else 0, engine=engine,
+                       ray_address=ray_address, ray_share=max(1, job_workers))
     settings = url_fetch_from_env(settings)
     spool_dir.mkdir(parents=True, exist_ok=True)
     sweep_spool(db, spool_dir / "jobs")
