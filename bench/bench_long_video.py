@@ -7,6 +7,7 @@ its own peak RSS (VmHWM; segment workers: ru_maxrss of its children), so the fig
 
     .venv/bin/python bench/bench_long_video.py --minutes 120 --width 3840 --height 2160
     .venv/bin/python bench/bench_long_video.py --minutes 10 --split 2
+    .venv/bin/python bench/bench_long_video.py --minutes 120 --split 1 2 --ray 2   # on Ray
     # frames no signal samples skipped undecoded, against decoding every one (30 fps, 1 fps
     # hashed, keyframe every 2 s), with the default limits:
     .venv/bin/python bench/bench_long_video.py --minutes 5 --width 1920 --height 1080 --fps 30 \
@@ -63,8 +64,10 @@ def make_video(path: Path, minutes: float, width: int, height: int, fps: int, cl
     return path
 
 
-def measure(path: Path, split: int, skip: bool = True, default_limits: bool = False) -> dict[str, float]:
-    """Hash ``path`` in a child process; its wall time, peak RSS and frames hashed."""
+def measure(path: Path, split: int, skip: bool = True, default_limits: bool = False,
+            ray_actors: int = 0) -> dict[str, float]:
+    """Hash ``path`` in a child process (``ray_actors``: on that many Ray actors of a private
+    cluster, the segments spread over them); its wall time, peak RSS and frames hashed."""
     limits = "Limits()" if default_limits else "Limits(max_decode_s=1e9, max_frames=10**9)"
     code = f"""
 import json, resource, sys, time
@@ -73,26 +76,48 @@ from consentry.pipeline.analysis import Analyser
 from consentry.settings import Limits, ScanSettings
 from consentry.signals import catalog
 from consentry.signals.options import HashOptions
+import threadpoolctl
+# One BLAS thread, as in a scan's worker and a Ray actor. After the imports: threadpoolctl
+# limits the libraries loaded so far (numpy's OpenBLAS), not ones loaded later.
+threadpoolctl.threadpool_limits(1)
 settings = ScanSettings(signals=("hash",), options=(HashOptions(video_fps=1.0),),
                         limits={limits})
 classes = catalog.resolve(("hash",))
 if not {skip}:  # decode every frame, as before frames were skipped
     decode = Analyser._decode_video
     Analyser._decode_video = lambda self, s, f, r, skip: decode(self, s, f, r, skip=False)
-t = time.monotonic()
-if {split} > 1:
+actor_rss = []
+if {ray_actors}:
+    import dataclasses
+    from consentry.pipeline.ray_engine import RayEngine
+    settings = dataclasses.replace(settings, segments={split}, segment_min_s=0.0)
+    engine = RayEngine(settings, classes, actors={ray_actors})
+    pids = engine.actor_pids()  # started: its start-up is not timed
+    t = time.monotonic()
+    (report,) = engine.analyse_files([Path({str(path)!r})])
+    wall = time.monotonic() - t
+    for pid in pids:
+        status = open(f"/proc/{{pid}}/status").read().splitlines()
+        actor_rss.append(int(next(l for l in status if l.startswith("VmHWM")).split()[1]) / 1024)
+    engine.close()
+elif {split} > 1:
+    t = time.monotonic()
     from consentry.pipeline.segments import analyse_split
     report = analyse_split(Path({str(path)!r}), settings, classes, {split})
 else:
+    t = time.monotonic()
     from consentry.pipeline.analysis import Analyser
     report = Analyser(settings, classes).analyse(Path({str(path)!r}))
-wall = time.monotonic() - t
+if not {ray_actors}:
+    wall = time.monotonic() - t
 # VmHWM, not ru_maxrss: the latter keeps the forking parent's peak across exec
 own = int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024
 kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads (FFmpeg's too)
+children = resource.getrusage(resource.RUSAGE_CHILDREN)  # segment processes
 print(json.dumps({{"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
-                  "peak_rss_mb": own, "peak_child_rss_mb": kids,
+                  "child_cpu_s": children.ru_utime + children.ru_stime,
+                  "peak_rss_mb": own, "peak_child_rss_mb": kids, "actor_peak_rss_mb": actor_rss,
                   "status": report.status.value, "error": report.error,
                   "hashes": len(report.as_json().get("vpdq") or []),
                   "frames": report.info.frame_count if report.info else None}}))
@@ -111,6 +136,9 @@ def main() -> None:
     parser.add_argument("--split", type=int, nargs="*", default=[1])
     parser.add_argument("--decode", nargs="*", choices=["skip", "full"], default=["skip"],
                         help="skip: frames no signal samples are not decoded; full: every one")
+    parser.add_argument("--ray", type=int, default=0, metavar="ACTORS",
+                        help="analyse on this many Ray actors (a private cluster), segments "
+                        "spread over them")
     parser.add_argument("--default-limits", action="store_true",
                         help="the default limits (else decode time and frames unlimited)")
     args = parser.parse_args()
@@ -122,9 +150,10 @@ def main() -> None:
               f"{path.stat().st_size / 1e6:.0f} MB in {time.monotonic() - t:.0f} s", flush=True)
         for split in args.split:
             for decode in args.decode:
-                result = measure(path, split, decode == "skip", args.default_limits)
+                result = measure(path, split, decode == "skip", args.default_limits, args.ray)
                 print(json.dumps({"minutes": args.minutes, "size": f"{args.width}x{args.height}",
                                   "fps": args.fps, "segments": split, "decode": decode,
+                                  "engine": f"ray ({args.ray} actors)" if args.ray else "local",
                                   **result}), flush=True)
     print(f"(this process's own peak: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
 
