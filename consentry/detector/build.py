@@ -26,8 +26,8 @@ METHOD = ("EfficientNet-Lite0 (ImageNet init), stem and blocks 0-12 frozen, bloc
 
 
 def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, epochs: float, size: int,
-              batch: int, lr: float = 3e-4, val_every: int = 60, device: str = "cpu", smoke: bool = False,
-              log=print) -> dict:
+              batch: int, lr: float = 3e-4, val_every: int = 60, device: str = "cpu",
+              train_from: int = 13, smoke: bool = False, log=print) -> dict:
     from consentry.detector.export import export
     from consentry.detector.features import build_cache
     from consentry.detector.train_tail import TailRecipe, train_tail
@@ -40,9 +40,11 @@ def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, ep
     counts = build_cache(shared, cache, size=size, limit=1 if smoke else None, log=log)
     timings["prepare_min"] = round((time.monotonic() - t0) / 60, 1)
     recipe = TailRecipe(size=size, epochs=epochs, batch=8 if smoke else batch, lr=lr,
-                        val_every=1 if smoke else val_every, max_minutes=minutes, device=device)
+                        val_every=1 if smoke else val_every, max_minutes=minutes, device=device,
+                        train_from=train_from)
     t1 = time.monotonic()
-    run_dir = cache / f"run{size}"
+    # a run resumes from its folder's last checkpoint: another recipe gets its own folder
+    run_dir = cache / (f"run{size}" if train_from == 13 else f"run{size}-from{train_from}")
     summary = train_tail(cache / f"shards{size}", run_dir, recipe, log=log)
     timings["train_min"] = round((time.monotonic() - t1) / 60, 1)
     # the size goes beside the model at once: calibration scores through the signal, which reads it
