@@ -11,7 +11,7 @@ Besides wall-clock rates it reports the server's CPU seconds per request or imag
 (the ``consentry_lookup_batch_size`` metric).
 
     .venv/bin/python bench/bench_service.py --work /tmp/svc-bench [--hashes 1000000]
-        [--http-workers 2] [--duration 20] [--images 200]
+        [--http-workers 2] [--duration 20] [--images 200] [--scan-db postgresql://...]
 
 Needs ``wrk`` (apt install wrk). Everything binds 127.0.0.1. The bank is built once in
 ``--work`` and reused. Figures move by up to 2x on shared machines: compare ratios in one run.
@@ -252,6 +252,8 @@ def main() -> None:
     ap.add_argument("--scan-clients", type=int, default=16)
     ap.add_argument("--job-workers", type=int, default=2)
     ap.add_argument("--skip-scan", action="store_true")
+    ap.add_argument("--scan-db", help="database URL for the scan part (default: a new SQLite "
+                    "file in --work), e.g. postgresql://postgres@127.0.0.1/consentry_bench")
     ap.add_argument("--skip-lookup", action="store_true")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -294,7 +296,7 @@ def main() -> None:
             stop(proc)
     if not args.skip_scan:
         images = make_images(args.work / "img1080p", args.images)
-        scan_db = f"sqlite:///{args.work / 'scan.db'}"
+        scan_db = args.scan_db or f"sqlite:///{args.work / 'scan.db'}"
         sdb = open_database(scan_db)
         skey, _ = keys.create(sdb, "bench", "submitter", "bench", rate_per_minute=0)
         sdb.close()
