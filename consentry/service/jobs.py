@@ -5,6 +5,7 @@ so analysis worker processes start once per batch, not once per upload. Each job
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -109,6 +110,8 @@ class JobRunner:
                                           workers=self.settings.scan_workers)
         except Exception as exc:
             log.exception("job runner: pipeline failed")
+            with contextlib.suppress(Exception):  # a lost cluster: the next batch joins anew
+                self.close_engine()
             ender.flush()
             for job in list(by_path.values()):
                 self._end(job, None, None, f"the scan failed: {exc}")
@@ -132,9 +135,9 @@ class JobRunner:
         return RayAnalysis(paths, settings, classes, engine=self._ray[1])
 
     def close_engine(self) -> None:
-        if self._ray is not None:
-            self._ray[1].close()
-            self._ray = None
+        held, self._ray = self._ray, None
+        if held is not None:
+            held[1].close()
 
     def _policy(self, name: str | None) -> RulesPolicy:
         if name not in self._policies:
