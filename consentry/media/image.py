@@ -130,7 +130,7 @@ def iter_image_frames(img: Image.Image, limits: Limits) -> Iterator[ImageFrame]:
             raise LimitExceeded(f"decoding took longer than {limits.max_decode_s:.0f} s "
                                 f"(stopped at frame {index}; raise --max-decode-seconds to allow)")
         with _corrupt_data_is_media_error():
-            img.seek(index)
+            _seek_within(img, index, limits)
             width, height = img.size  # a TIFF's pages each have their own size
             if width * height > limits.max_pixels:
                 raise LimitExceeded(f"frame {index} declares {width}x{height} pixels, over the "
@@ -199,6 +199,25 @@ def decode_jpeg_luma(img: Image.Image, *, fast_jpeg: bool) -> DecodedImage | Non
 def _full_shape(size: tuple[int, int], turned: bool) -> tuple[int, int]:
     width, height = size
     return (width, height) if turned else (height, width)
+
+
+def _seek_within(img: Image.Image, index: int, limits: Limits) -> None:
+    """``img.seek(index)`` with the pixel limit enforced inside it: a GIF frame may declare a
+    canvas far larger than the file's (31333x27208 from 5.7 KB, found by fuzz_media), and
+    PIL allocates that canvas while seeking, before the frame's size can be read. PIL's own
+    bomb check runs there first and raises above twice MAX_IMAGE_PIXELS, so for the seek that
+    is set to half our limit (and back to None: open_image enforces the limit itself)."""
+    Image.MAX_IMAGE_PIXELS = limits.max_pixels / 2
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our limit decides
+            img.seek(index)
+    except Image.DecompressionBombError:
+        raise LimitExceeded(f"frame {index} declares a canvas over the limit of "
+                            f"{limits.max_pixels:,} pixels (possible decompression bomb; "
+                            "raise --max-pixels to allow)") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = None
 
 
 @contextmanager

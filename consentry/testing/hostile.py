@@ -217,6 +217,20 @@ def tiff_page_without_size(path: Path) -> Path:
     return path
 
 
+def gif_with_oversized_frame(path: Path, side: int = 30_000) -> Path:
+    """A 64x48 GIF (under 1 KB) whose second frame declares a ``side`` x ``side`` canvas with
+    "restore to background" disposal: PIL allocated that canvas while seeking to the frame,
+    before its size could be checked (found by fuzz_media, 31333x27208 from 5.7 KB)."""
+    buf = io.BytesIO()
+    synthetic_scene(2, (64, 48)).convert("P").save(buf, format="GIF")
+    first = buf.getvalue().rstrip(b"\x3b")  # the trailer goes after the second frame
+    control = b"\x21\xf9\x04" + bytes([2 << 2]) + b"\x0a\x00\x00\x00"  # disposal 2, 100 ms
+    descriptor = b"\x2c" + struct.pack("<4H", 0, 0, side, side) + b"\x00"
+    pixels = b"\x02\x02\x44\x01\x00"  # LZW: minimum code size 2, one short sub-block
+    path.write_bytes(first + control + descriptor + pixels + b"\x3b")
+    return path
+
+
 def mp4_of_unknown_codec(path: Path) -> Path:
     """An MP4 whose video sample entry names a codec FFmpeg does not know (found by the
     media fuzzer: the stream then has no codec context)."""
