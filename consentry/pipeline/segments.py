@@ -14,6 +14,7 @@ unsplit analysis, so the result is always the unsplit one.
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 import multiprocessing
@@ -132,9 +133,10 @@ def _whole(path: Path, settings: ScanSettings, signal_classes: list[type[Signal]
     return analyser.analyse(path)
 
 
-def _probe(path: Path, settings: ScanSettings) -> ItemReport | None:
+def _probe(path: Path, settings: ScanSettings, digest: bool = True) -> ItemReport | None:
     """The report of a video before any frame is decoded (digest and probed stream), or None
-    when the file is not a readable video (the unsplit analysis then says what it is)."""
+    when the file is not a readable video (the unsplit analysis then says what it is).
+    ``digest`` False: size and stream only (the whole-video task digests the file itself)."""
     import hashlib
 
     from consentry.errors import MediaError
@@ -145,20 +147,21 @@ def _probe(path: Path, settings: ScanSettings) -> ItemReport | None:
             sniffed = sniff(fh.read(64))
             if sniffed is None or sniffed.kind is not MediaKind.VIDEO:
                 return None
-            md5, sha256, size = hashlib.md5(usedforsecurity=False), hashlib.sha256(), 0
+            md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+            size = fh.seek(0, io.SEEK_END)
             fh.seek(0)
-            while chunk := fh.read(1024 * 1024):
+            while digest and (chunk := fh.read(1024 * 1024)):
                 md5.update(chunk)
                 sha256.update(chunk)
-                size += len(chunk)
             with video_media.open_video(fh, sniffed.format, settings.limits) as (_c, info):
                 pass
     except (OSError, MediaError):
         return None
     if size > settings.limits.max_file_bytes:
         return None
-    return ItemReport(path=path, kind=MediaKind.VIDEO, size=size, md5=md5.hexdigest(),
-                      sha256=sha256.hexdigest(), info=info)
+    return ItemReport(path=path, kind=MediaKind.VIDEO, size=size, info=info,
+                      md5=md5.hexdigest() if digest else None,
+                      sha256=sha256.hexdigest() if digest else None)
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ def plan_split(path: Path, settings: ScanSettings, signal_classes: list[type[Sig
     rest = [c for c in signal_classes if c.name not in SPLITTABLE]
     if not split or settings.known_items:
         return None
-    probed = _probe(path, settings)
+    probed = _probe(path, settings, digest=not rest)  # with ``rest``, its task's report stands
     if (probed is None or probed.info is None
             or (probed.info.duration or 0.0) < settings.segment_min_s):
         return None
@@ -233,12 +236,12 @@ def run_task(task: tuple[Any, ...], progress: Callable[[], None] | None = None) 
 
 
 def analyse_split(path: Path, settings: ScanSettings, signal_classes: list[type[Signal]],
-                  segments: int, map_fn: MapFn | None = None, *,
-                  whole: Callable[[Path], ItemReport] | None = None,
+                  segments: int, *, whole: Callable[[Path], ItemReport] | None = None,
                   progress: Callable[[], None] | None = None) -> ItemReport:
     """The item report of the video at ``path`` with its splittable signals run on
-    ``segments`` segments in parallel (``map_fn``: a local process pool by default, or any
-    ``map`` such as Ray's) and the other signals in one more task over the whole video;
+    ``segments`` segments in parallel (forked processes; on Ray the engine spreads a
+    ``plan_split`` over its actors instead) and the other signals in one more task over the
+    whole video;
     identical to ``Analyser(settings, signal_classes).analyse(path)``. A video shorter than
     ``settings.segment_min_s`` (or anything else) is analysed whole, by ``whole`` when given;
     ``progress`` is called about once a second while the segments run (the watchdog's sign
@@ -251,8 +254,7 @@ def analyse_split(path: Path, settings: ScanSettings, signal_classes: list[type[
     split_plan = plan_split(path, settings, signal_classes, segments)
     if split_plan is None:
         return whole(path)
-    mapper = map_fn or _local_map(len(split_plan.tasks), progress)
-    outputs = list(mapper(run_task, split_plan.tasks))
+    outputs = list(_local_map(len(split_plan.tasks), progress)(run_task, split_plan.tasks))
     if any(isinstance(out, NotSplittable) for out in outputs):
         return whole(path)
     return split_plan.stitch(outputs) or whole(path)
