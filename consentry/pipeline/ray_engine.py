@@ -102,7 +102,11 @@ class _Slot:
     started: Any = None  # answered once the actor is up (its models loaded); then True
 
     def __post_init__(self) -> None:
-        self.started = self.actor.pid.remote()
+        self.use(self.actor)
+
+    def use(self, actor: Any) -> None:
+        """Hold ``actor`` (new: it has not started yet)."""
+        self.actor, self.started, self.head_since = actor, actor.pid.remote(), time.monotonic()
 
     def starting(self, ray: Any) -> bool:
         """Still loading: its start-up does not count against the unit it holds."""
@@ -313,9 +317,7 @@ class RayEngine:
         ray = _ray()
         with contextlib.suppress(Exception):  # already gone
             ray.kill(slot.actor, no_restart=True)
-        slot.actor = self._spawn()
-        slot.started = slot.actor.pid.remote()
-        slot.head_since = time.monotonic()
+        slot.use(self._spawn())
 
     def close(self) -> None:
         ray = _ray()
