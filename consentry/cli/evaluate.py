@@ -153,6 +153,13 @@ def _print(out: dict) -> None:
 @click.option("--train-from", type=click.IntRange(11, 15), default=13, show_default=True,
               help="First EfficientNet block trained (blocks 11 up to it run frozen; the stem and "
                    "blocks 0-10 are always frozen, their activations cached).")
+@click.option("--ema", type=click.FloatRange(0.0, 0.9999), default=0.0, show_default=True,
+              help="Validate, keep and export an exponential moving average of the weights with "
+                   "this decay per step (0: the trained weights themselves).")
+@click.option("--keep", type=click.Choice(["best", "last"]), default="best", show_default=True,
+              help="Keep the checkpoint best on the training-time criterion, or the last one.")
+@click.option("--fake-weight", type=click.FloatRange(min=0.0, min_open=True), default=1.0,
+              show_default=True, help="Loss weight of the labelled DFDC fake views (self-blends: 1).")
 @click.option("--smoke", is_flag=True, help="A tiny run (few faces, 2 steps) that checks the whole path.")
 @click.option("--calibrate-only", is_flag=True,
               help="Train nothing: choose the model's threshold and aggregation again on the "
@@ -161,8 +168,8 @@ def _print(out: dict) -> None:
               help="Worker processes for calibration (as scan --workers).")
 @handle_errors
 def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, epochs: float, size: int,
-                   batch: int, lr: float, val_every: int, device: str, train_from: int, smoke: bool,
-                   calibrate_only: bool, workers: int) -> None:
+                   batch: int, lr: float, val_every: int, device: str, train_from: int, ema: float,
+                   keep: str, fake_weight: float, smoke: bool, calibrate_only: bool, workers: int) -> None:
     """Reproduce the shipped model: render augmented views of real faces, their self-blends and
     the labelled DFDC fakes, cache the frozen front's activations, train the last blocks and the
     head, calibrate, export, choose the operating point on validation.
@@ -196,8 +203,8 @@ def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, 
 
     log = (lambda m: None) if state().json else (lambda m: click.echo(m, err=True))
     result = reproduce(shared, cache, out, minutes=minutes, epochs=epochs, size=size, batch=batch,
-                       lr=lr, val_every=val_every, device=device, train_from=train_from,
-                       smoke=smoke, log=log)
+                       lr=lr, val_every=val_every, device=device, train_from=train_from, ema=ema,
+                       keep=keep, fake_weight=fake_weight, smoke=smoke, log=log)
     if state().json:
         emit(result)
     else:

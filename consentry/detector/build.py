@@ -27,7 +27,8 @@ METHOD = ("EfficientNet-Lite0 (ImageNet init), stem and blocks 0-12 frozen, bloc
 
 def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, epochs: float, size: int,
               batch: int, lr: float = 3e-4, val_every: int = 60, device: str = "cpu",
-              train_from: int = 13, smoke: bool = False, log=print) -> dict:
+              train_from: int = 13, ema: float = 0.0, keep: str = "best", fake_weight: float = 1.0,
+              smoke: bool = False, log=print) -> dict:
     from consentry.detector.export import export
     from consentry.detector.features import build_cache
     from consentry.detector.train_tail import TailRecipe, train_tail
@@ -41,10 +42,9 @@ def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, ep
     timings["prepare_min"] = round((time.monotonic() - t0) / 60, 1)
     recipe = TailRecipe(size=size, epochs=epochs, batch=8 if smoke else batch, lr=lr,
                         val_every=1 if smoke else val_every, max_minutes=minutes, device=device,
-                        train_from=train_from)
+                        train_from=train_from, ema=ema, keep=keep, fake_weight=fake_weight)
     t1 = time.monotonic()
-    # a run resumes from its folder's last checkpoint: another recipe gets its own folder
-    run_dir = cache / (f"run{size}" if train_from == 13 else f"run{size}-from{train_from}")
+    run_dir = cache / run_folder(recipe)
     summary = train_tail(cache / f"shards{size}", run_dir, recipe, log=log)
     timings["train_min"] = round((time.monotonic() - t1) / 60, 1)
     # the size goes beside the model at once: calibration scores through the signal, which reads it
@@ -59,6 +59,21 @@ def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, ep
     onnx_path.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
     return {"model": str(onnx_path), "data": counts, **op, "timings": timings,
             "best_validation": summary["best_selection"]}
+
+
+def run_folder(recipe) -> str:
+    """A run resumes from its folder's last checkpoint, so another recipe gets its own folder
+    (model 2's recipe keeps the name it had: ``run224``)."""
+    name = f"run{recipe.size}"
+    if recipe.train_from != 13:
+        name += f"-from{recipe.train_from}"
+    if recipe.ema:
+        name += f"-ema{recipe.ema:g}"
+    if recipe.keep != "best":
+        name += f"-{recipe.keep}"
+    if recipe.fake_weight != 1.0:
+        name += f"-fakew{recipe.fake_weight:g}"
+    return name
 
 
 CALIBRATION_PATH = ("the scan's own analysis: consentry.pipeline.runner.analyse_paths with the "

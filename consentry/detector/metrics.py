@@ -56,14 +56,14 @@ def accuracy(labels: np.ndarray, scores: np.ndarray, threshold: float) -> float 
     return float(((np.asarray(scores) >= threshold) == y).mean())
 
 
-def bootstrap_ci(labels: np.ndarray, scores: np.ndarray, metric: Callable, n: int = 1000,
-                 seed: int = 0, groups: np.ndarray | None = None) -> tuple[float, float] | None:
-    """95% percentile interval, resampling reals and fakes separately (by ``groups`` if given,
-    so frames of one video are resampled together)."""
+def bootstrap_values(labels: np.ndarray, scores: np.ndarray, metric: Callable, n: int = 1000,
+                     seed: int = 0, groups: np.ndarray | None = None) -> list[float]:
+    """``metric`` on ``n`` resamples, reals and fakes resampled separately (by ``groups`` if
+    given, so frames of one video, or the fakes of one source video, move together)."""
     y = np.asarray(labels, bool)
     s = np.asarray(scores, np.float64)
     if not y.any() or y.all():
-        return None
+        return []
     g = np.asarray(groups) if groups is not None else np.arange(len(y))
     rng = np.random.default_rng(seed)
     units = {lab: np.unique(g[y == lab]) for lab in (True, False)}
@@ -75,6 +75,13 @@ def bootstrap_ci(labels: np.ndarray, scores: np.ndarray, metric: Callable, n: in
         v = metric(y[idx], s[idx])
         if v is not None:
             values.append(v)
+    return values
+
+
+def bootstrap_ci(labels: np.ndarray, scores: np.ndarray, metric: Callable, n: int = 1000,
+                 seed: int = 0, groups: np.ndarray | None = None) -> tuple[float, float] | None:
+    """95% percentile interval of ``bootstrap_values``."""
+    values = bootstrap_values(labels, scores, metric, n, seed, groups)
     if not values:
         return None
     lo, hi = np.percentile(values, [2.5, 97.5])

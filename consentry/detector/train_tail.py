@@ -5,7 +5,9 @@ The whole network is one ``train.build_model`` Detector (ImageNet weights); only
 front, so the exported network (front + trained tail) computes exactly what was trained. Runs on
 ``--device`` (cpu, cuda...) unchanged; resumes from ``last.pt`` after an interruption; keeps the
 checkpoint with the best validation criterion (mean of DFDC crop AUC and FF++ frame AUC, as for
-the first generation); at the end fits Platt calibration (sigmoid(a * logit + b)) on the
+the first generation), or with ``keep="last"`` the final weights; with ``ema`` the weights
+validated and kept are an exponential moving average of the trained ones (batch-norm statistics
+averaged too); at the end fits Platt calibration (sigmoid(a * logit + b)) on the
 validation faces and stores it in the model's buffers, so exported scores are calibrated.
 """
 
@@ -36,6 +38,11 @@ class TailRecipe:
     max_minutes: float = 60.0
     seed: int = 0
     device: str = "cpu"
+    # third attempt (docs/detector.md): an exponential moving average of the weights (0 = off)
+    # and which weights are kept: "best" on the training-time criterion, or "last" (no selection)
+    ema: float = 0.0
+    keep: str = "best"
+    fake_weight: float = 1.0  # loss weight of the labelled DFDC fake views (self-blends stay 1)
 
 
 def load_shards(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -107,6 +114,14 @@ def _train_mode(model, train_from: int) -> None:
         b.eval()
 
 
+def _ema_model(model, decay: float):
+    if not decay:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
 def fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """(a, b) minimising the log loss of sigmoid(a * logit + b): Newton steps on 2 parameters."""
     a, b = 1.0, 0.0
@@ -160,13 +175,18 @@ def train_tail(shards: Path, out: Path, recipe: TailRecipe, log=print) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     state = {"step": 0, "history": [], "best": -1.0, "minutes": 0.0}
     last = out / "last.pt"
-    if last.is_file():  # resume where an interrupted run stopped
-        ck = torch.load(last, map_location=dev)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        state = ck["state"]
+    resumed: dict = torch.load(last, map_location=dev) if last.is_file() else {}
+    if resumed:  # resume where an interrupted run stopped
+        model.load_state_dict(resumed["model"])
+        opt.load_state_dict(resumed["opt"])
+        state = resumed["state"]
         log(f"resumed at step {state['step']}")
     _train_mode(model, recipe.train_from)
+    ema = _ema_model(model, recipe.ema)
+    if ema is not None and "ema" in resumed:
+        ema.load_state_dict(resumed["ema"])
+    kept = ema.module if ema is not None else model  # the weights validated, kept and exported
+    weights = np.where(kinds == "fake", recipe.fake_weight, 1.0).astype(np.float32)
     start = time.monotonic() - state["minutes"] * 60
     losses: list[float] = []
     step = state["step"]
@@ -183,26 +203,33 @@ def train_tail(shards: Path, out: Path, recipe: TailRecipe, log=print) -> dict:
         x = torch.from_numpy(feats[idx]).float().to(dev)
         y = torch.from_numpy(labels[idx].astype(np.float32)).to(dev)
         logits = tail_logits(model, x, recipe.train_from)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
+        w = torch.from_numpy(weights[idx]).to(dev)
+        per_view = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
+        loss = (per_view * w).sum() / w.sum()
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if ema is not None:
+            ema.update_parameters(model)
         losses.append(float(loss.detach()))
         step += 1
         minutes = (time.monotonic() - start) / 60
         stop = step == total or minutes >= recipe.max_minutes
         if step % recipe.val_every == 0 or stop:
-            rep = val_report(val_logits(model, val["feats"], dev), val)
+            rep = val_report(val_logits(kept, val["feats"], dev), val)
             _train_mode(model, recipe.train_from)
             rep.update(step=step, epoch=round(step / steps_per_epoch, 2), minutes=round(minutes, 1),
                        train_loss=float(np.mean(losses[-recipe.val_every:])))
             state["history"].append(rep)
             log(json.dumps(rep))
-            if (rep["selection"] or 0.0) > state["best"]:
+            if recipe.keep == "last" or (rep["selection"] or 0.0) > state["best"]:
                 state["best"] = rep["selection"] or 0.0
-                torch.save(model.state_dict(), out / "best.pt")
+                torch.save(kept.state_dict(), out / "best.pt")
             state.update(step=step, minutes=minutes)
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state}, last)
+            ck = {"model": model.state_dict(), "opt": opt.state_dict(), "state": state}
+            if ema is not None:
+                ck["ema"] = ema.state_dict()
+            torch.save(ck, last)
         if stop:
             break
     model.load_state_dict(torch.load(out / "best.pt", map_location=dev))
