@@ -197,7 +197,9 @@ def train_tail(shards: Path, out: Path, recipe: TailRecipe, log=print) -> dict:
         # warm-up then cosine over whichever budget (steps or minutes) runs out first: on a
         # loaded machine the run still ends at a low learning rate
         progress = min(1.0, max(step / total, (time.monotonic() - start) / 60 / recipe.max_minutes))
-        scale = min(1.0, progress / 0.03) * 0.5 * (1 + np.cos(np.pi * progress))
+        # a Python float: a numpy scalar in the optimiser state makes last.pt unloadable by
+        # torch.load (weights_only), so an interrupted run could not resume
+        scale = float(min(1.0, progress / 0.03) * 0.5 * (1 + np.cos(np.pi * progress)))
         for g, base in zip(opt.param_groups, (recipe.lr, recipe.lr * recipe.head_lr_mult), strict=True):
             g["lr"] = base * scale
         x = torch.from_numpy(feats[idx]).float().to(dev)
