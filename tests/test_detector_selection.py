@@ -54,3 +54,14 @@ def test_unscored_files_are_counted_not_measured(tmp_path: Path) -> None:
     f = tmp_path / "a.mp4"
     got = read_scores([{"file": str(f), "label": "FAKE", "score": None}], {f.resolve(): ("video", "a")})
     assert got.unscored == 1 and len(got.video[0]) == 0
+
+
+def test_a_source_video_s_real_and_its_fakes_are_drawn_separately() -> None:
+    from consentry.detector.metrics import bootstrap_values
+
+    # 3 source videos, each with its real crop and 2 fakes made from it (one group per video)
+    labels = np.array([False, True, True] * 3)
+    groups = np.repeat(["a", "b", "c"], 3)
+    scores = np.arange(9, dtype=float)
+    counts = bootstrap_values(labels, scores, lambda y, s: float((~y).sum()), n=50, groups=groups)
+    assert set(counts) == {3.0}  # drawing a video's fakes never brings its real in as well

@@ -67,10 +67,12 @@ def bootstrap_values(labels: np.ndarray, scores: np.ndarray, metric: Callable, n
     g = np.asarray(groups) if groups is not None else np.arange(len(y))
     rng = np.random.default_rng(seed)
     units = {lab: np.unique(g[y == lab]) for lab in (True, False)}
-    index = {u: np.flatnonzero(g == u) for u in np.unique(g)}
+    # a unit's reals and its fakes are separate draws: a DFDC source video groups its real crop
+    # with the fakes made from it, and drawing one must not bring in the other
+    index = {(lab, u): np.flatnonzero((g == u) & (y == lab)) for lab in (True, False) for u in units[lab]}
     values = []
     for _ in range(n):
-        picks = [index[u] for lab in (True, False) for u in rng.choice(units[lab], len(units[lab]))]
+        picks = [index[lab, u] for lab in (True, False) for u in rng.choice(units[lab], len(units[lab]))]
         idx = np.concatenate(picks)
         v = metric(y[idx], s[idx])
         if v is not None:

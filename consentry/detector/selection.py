@@ -11,7 +11,10 @@ DFDC fake together with its original), the same weights for every candidate. The
 the highest weighted mean ships; one within ``TIE`` of the reference leaves the reference in place.
 
     python -m consentry.detector.selection --reference model2 \\
-        --scores model2=/tmp/val_model2.json --scores 3c=/tmp/val_3c.json
+        --scores model2=/tmp/val_model2_dfdc.json,/tmp/val_model2.json --scores 3c=...
+
+(one ``eval detector`` run per labels file: the DFDC validation crops are in
+../shared/data/dfdc-faces/labels.tsv, the FF++ videos in ../shared/data/deepfake-dev/labels.tsv).
 """
 
 from __future__ import annotations
@@ -112,7 +115,7 @@ def choose(scored: dict[str, ValScores], reference: str, n_boot: int = 1000) -> 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scores", action="append", required=True, metavar="NAME=FILE",
+    ap.add_argument("--scores", action="append", required=True, metavar="NAME=FILE[,FILE]",
                     help="a model's validation scores (eval detector --split val --scores-out)")
     ap.add_argument("--reference", required=True, help="the shipped model's NAME")
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[3] / "shared")
@@ -121,8 +124,9 @@ def main(argv: list[str] | None = None) -> None:
     groups = validation_groups(args.shared)
     scored = {}
     for spec in args.scores:
-        name, _, file = spec.partition("=")
-        scored[name] = read_scores(json.loads(Path(file).read_text()), groups)
+        name, _, files = spec.partition("=")
+        entries = [e for f in files.split(",") for e in json.loads(Path(f).read_text())]
+        scored[name] = read_scores(entries, groups)
     if args.reference not in scored:
         ap.error(f"--reference {args.reference} has no --scores")
     print(json.dumps(choose(scored, args.reference, args.bootstrap), indent=1))
