@@ -160,6 +160,9 @@ def _print(out: dict) -> None:
               help="Keep the checkpoint best on the training-time criterion, or the last one.")
 @click.option("--fake-weight", type=click.FloatRange(min=0.0, min_open=True), default=1.0,
               show_default=True, help="Loss weight of the labelled DFDC fake views (self-blends: 1).")
+@click.option("--view-sets", type=click.IntRange(1, 8), default=1, show_default=True,
+              help="Sets of augmented views rendered and cached (each another draw of "
+                   "augmentations and self-blends of the same faces), all trained on.")
 @click.option("--smoke", is_flag=True, help="A tiny run (few faces, 2 steps) that checks the whole path.")
 @click.option("--calibrate-only", is_flag=True,
               help="Train nothing: choose the model's threshold and aggregation again on the "
@@ -169,7 +172,8 @@ def _print(out: dict) -> None:
 @handle_errors
 def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, epochs: float, size: int,
                    batch: int, lr: float, val_every: int, device: str, train_from: int, ema: float,
-                   keep: str, fake_weight: float, smoke: bool, calibrate_only: bool, workers: int) -> None:
+                   keep: str, fake_weight: float, view_sets: int, smoke: bool, calibrate_only: bool,
+                   workers: int) -> None:
     """Reproduce the shipped model: render augmented views of real faces, their self-blends and
     the labelled DFDC fakes, cache the frozen front's activations, train the last blocks and the
     head, calibrate, export, choose the operating point on validation.
@@ -204,7 +208,7 @@ def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, 
     log = (lambda m: None) if state().json else (lambda m: click.echo(m, err=True))
     result = reproduce(shared, cache, out, minutes=minutes, epochs=epochs, size=size, batch=batch,
                        lr=lr, val_every=val_every, device=device, train_from=train_from, ema=ema,
-                       keep=keep, fake_weight=fake_weight, smoke=smoke, log=log)
+                       keep=keep, fake_weight=fake_weight, view_sets=view_sets, smoke=smoke, log=log)
     if state().json:
         emit(result)
     else:

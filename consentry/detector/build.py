@@ -28,9 +28,9 @@ METHOD = ("EfficientNet-Lite0 (ImageNet init), stem and blocks 0-12 frozen, bloc
 def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, epochs: float, size: int,
               batch: int, lr: float = 3e-4, val_every: int = 60, device: str = "cpu",
               train_from: int = 13, ema: float = 0.0, keep: str = "best", fake_weight: float = 1.0,
-              smoke: bool = False, log=print) -> dict:
+              view_sets: int = 1, smoke: bool = False, log=print) -> dict:
     from consentry.detector.export import export
-    from consentry.detector.features import build_cache
+    from consentry.detector.features import build_cache, shards_folder
     from consentry.detector.train_tail import TailRecipe, train_tail
 
     out = out or default_out()
@@ -38,14 +38,19 @@ def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, ep
         cache = cache / "smoke"
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    counts = build_cache(shared, cache, size=size, limit=1 if smoke else None, log=log)
+    counts = {}
+    for seed in range(view_sets):
+        counts[f"views_seed{seed}"] = build_cache(shared, cache, size=size, seed=seed,
+                                                  limit=1 if smoke else None, log=log)
     timings["prepare_min"] = round((time.monotonic() - t0) / 60, 1)
     recipe = TailRecipe(size=size, epochs=epochs, batch=8 if smoke else batch, lr=lr,
                         val_every=1 if smoke else val_every, max_minutes=minutes, device=device,
-                        train_from=train_from, ema=ema, keep=keep, fake_weight=fake_weight)
+                        train_from=train_from, ema=ema, keep=keep, fake_weight=fake_weight,
+                        view_sets=view_sets)
     t1 = time.monotonic()
     run_dir = cache / run_folder(recipe)
-    summary = train_tail(cache / f"shards{size}", run_dir, recipe, log=log)
+    summary = train_tail([shards_folder(cache, size, seed) for seed in range(view_sets)], run_dir, recipe,
+                         log=log)
     timings["train_min"] = round((time.monotonic() - t1) / 60, 1)
     # the size goes beside the model at once: calibration scores through the signal, which reads it
     onnx_path = export(run_dir / "calibrated.pt", out / MODEL_NAME, size, {"size": size})
@@ -73,6 +78,8 @@ def run_folder(recipe) -> str:
         name += f"-{recipe.keep}"
     if recipe.fake_weight != 1.0:
         name += f"-fakew{recipe.fake_weight:g}"
+    if recipe.view_sets != 1:
+        name += f"-views{recipe.view_sets}"
     return name
 
 

@@ -162,6 +162,12 @@ def _render(job: tuple[str, int, int], sources: dict, size: int, seed: int) -> l
     return [(view, int(kind == "fake"), "real" if kind == "plain" else "fake")]
 
 
+def shards_folder(cache: Path, size: int, seed: int = 0) -> Path:
+    """Where one set of views goes: another seed draws other augmentations (and self-blends) of
+    the same faces, so several sets give more distinct views than more passes over one."""
+    return cache / (f"shards{size}" if seed == 0 else f"shards{size}-seed{seed}")
+
+
 def build_cache(shared: Path, cache: Path, size: int = 224, fake_views: int = 2, seed: int = 0,
                 limit: int | None = None, threads: int = 2, log=print) -> dict:
     """Render every view, run the frozen trunk, write shards (resumes: finished shards are kept)."""
@@ -175,14 +181,14 @@ def build_cache(shared: Path, cache: Path, size: int = 224, fake_views: int = 2,
     opts = ort.SessionOptions()
     opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
     session = ort.InferenceSession(str(trunk_path), opts, providers=["CPUExecutionProvider"])
-    shards = cache / f"shards{size}"
+    shards = shards_folder(cache, size, seed)
     shards.mkdir(exist_ok=True)
 
     def run(imgs: list[np.ndarray]) -> np.ndarray:
         x = np.stack(imgs).transpose(0, 3, 1, 2).astype(np.float32)
         return np.concatenate([session.run(None, {"rgb": x[j:j + 32]})[0] for j in range(0, len(x), 32)])
 
-    val_file = shards / "val.npz"
+    val_file = shards_folder(cache, size, 0) / "val.npz"  # validation is not augmented: one copy
     if not val_file.is_file():
         val = sources["val"]
         feats = run([to_size(_rgb(v["path"]), size) for v in val]).astype(np.float16)

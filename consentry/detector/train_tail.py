@@ -43,12 +43,14 @@ class TailRecipe:
     ema: float = 0.0
     keep: str = "best"
     fake_weight: float = 1.0  # loss weight of the labelled DFDC fake views (self-blends stay 1)
+    view_sets: int = 1  # sets of augmented views trained on (features.shards_folder, seeds 0..)
 
 
-def load_shards(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    parts = [np.load(p) for p in sorted(folder.glob("train_[0-9]*.npz")) if ".tmp" not in p.name]
+def load_shards(folders: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    parts = [np.load(p) for folder in folders for p in sorted(folder.glob("train_[0-9]*.npz"))
+             if ".tmp" not in p.name]
     if not parts:
-        raise FileNotFoundError(f"no feature shards in {folder}")
+        raise FileNotFoundError(f"no feature shards in {', '.join(map(str, folders))}")
     return (np.concatenate([p["feats"] for p in parts]), np.concatenate([p["labels"] for p in parts]),
             np.concatenate([p["kind"] for p in parts]))
 
@@ -146,7 +148,9 @@ def _log_loss(logits: np.ndarray, labels: np.ndarray, a: float = 1.0, b: float =
     return float(-(labels * np.log(p) + (1 - labels) * np.log(1 - p)).mean())
 
 
-def train_tail(shards: Path, out: Path, recipe: TailRecipe, log=print) -> dict:
+def train_tail(shards: list[Path], out: Path, recipe: TailRecipe, log=print) -> dict:
+    """Train on the views in ``shards`` (folders of one or more view sets; the first holds
+    val.npz)."""
     import torch
 
     from consentry.detector.train import build_model
@@ -155,7 +159,7 @@ def train_tail(shards: Path, out: Path, recipe: TailRecipe, log=print) -> dict:
     torch.set_num_threads(2)
     dev = recipe.device
     feats, labels, kinds = load_shards(shards)
-    val = dict(np.load(shards / "val.npz"))
+    val = dict(np.load(shards[0] / "val.npz"))
     log(f"{len(feats)} training views ({int(labels.sum())} fake: "
         f"{int((kinds == 'sbi').sum())} self-blends, {int((kinds == 'fake').sum())} DFDC fakes); "
         f"{len(val['labels'])} validation faces")
