@@ -224,13 +224,14 @@ def test_train_detector_smoke_run_exports_a_working_model(tmp_path: Path, run_cl
     again = run_cli("train-detector", "--smoke", "--shared", str(SHARED), "--cache", str(tmp_path / "cache"),
                     "--out", str(tmp_path / "model"), timeout=1200)
     assert again.code == 0 and "resumed at step" in again.stderr, again.stderr
-    # the third attempt's options: an EMA of the weights, the last kept, fakes at half weight,
-    # in a run folder of their own
-    ema = run_cli("train-detector", "--smoke", "--json", "--shared", str(SHARED), "--cache",
-                  str(tmp_path / "cache"), "--out", str(tmp_path / "ema"), "--ema", "0.9", "--keep", "last",
-                  "--fake-weight", "0.5", timeout=1200)
-    assert ema.code == 0, ema.stderr
-    assert (tmp_path / "cache/smoke/run224-ema0.9-last-fakew0.5/calibrated.pt").is_file()
+    # the other recipes' options (model 2's blocks, best checkpoint, fakes at half weight, two
+    # view sets) get a run folder of their own
+    other = run_cli("train-detector", "--smoke", "--json", "--shared", str(SHARED), "--cache",
+                    str(tmp_path / "cache"), "--out", str(tmp_path / "other"), "--train-from", "13",
+                    "--ema", "0.9", "--keep", "best", "--fake-weight", "0.5", "--view-sets", "2",
+                    timeout=1200)
+    assert other.code == 0, other.stderr
+    assert (tmp_path / "cache/smoke/run224-ema0.9-fakew0.5-views2/calibrated.pt").is_file()
 
 
 def test_scan_reports_manipulation_per_track_with_timeline_and_blurred_heatmap(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]  # noqa: E501

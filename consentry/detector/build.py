@@ -19,16 +19,24 @@ def default_out() -> Path:
     return Path(__file__).resolve().parent / "models"
 
 
-MODEL_VERSION = "2"  # 2: labelled DFDC fakes + self-blends, tail fine-tuned at 224 px, Platt-calibrated
-METHOD = ("EfficientNet-Lite0 (ImageNet init), stem and blocks 0-12 frozen, blocks 13-15 + head "
-          "fine-tuned on labelled DFDC fakes and self-blended real faces beside real faces, "
-          "platform augmentations on both classes, Platt calibration on validation")
+MODEL_VERSION = "3"  # 3: blocks 11-15 trained on four view sets, EMA weights (docs/detector.md)
+
+
+def method(recipe) -> str:
+    """What the model JSON says of how it was made (from the recipe it was trained with)."""
+    views = f"{recipe.view_sets} view sets" if recipe.view_sets > 1 else "one view set"
+    avg = f", an EMA of the weights (decay {recipe.ema:g})" if recipe.ema else ""
+    kept = "the last weights kept" if recipe.keep == "last" else "the best validation checkpoint kept"
+    return (f"EfficientNet-Lite0 (ImageNet init), stem and blocks 0-{recipe.train_from - 1} frozen, "
+            f"blocks {recipe.train_from}-15 + head fine-tuned on labelled DFDC fakes and self-blended "
+            f"real faces beside real faces ({views}{avg}; {kept}), platform augmentations on both "
+            "classes, Platt calibration on validation")
 
 
 def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, epochs: float, size: int,
               batch: int, lr: float = 3e-4, val_every: int = 60, device: str = "cpu",
-              train_from: int = 13, ema: float = 0.0, keep: str = "best", fake_weight: float = 1.0,
-              view_sets: int = 1, smoke: bool = False, log=print) -> dict:
+              train_from: int = 11, ema: float = 0.995, keep: str = "last", fake_weight: float = 1.0,
+              view_sets: int = 4, smoke: bool = False, log=print) -> dict:
     from consentry.detector.export import export
     from consentry.detector.features import build_cache, shards_folder
     from consentry.detector.train_tail import TailRecipe, train_tail
@@ -60,7 +68,7 @@ def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, ep
     timings["total_min"] = round((time.monotonic() - t0) / 60, 1)
     meta = {"size": size, **op, "model_version": MODEL_VERSION, "recipe": asdict(recipe),
             "score_calibration": summary["calibration"], "validation_history": summary["history"],
-            "train_views": summary["train_views"], "timings": timings, "method": METHOD}
+            "train_views": summary["train_views"], "timings": timings, "method": method(recipe)}
     onnx_path.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
     return {"model": str(onnx_path), "data": counts, **op, "timings": timings,
             "best_validation": summary["best_selection"]}

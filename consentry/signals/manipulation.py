@@ -89,7 +89,7 @@ def _could_be_face_crop(ctx: ItemContext) -> bool:
 
 class ManipulationSignal(Signal):
     name = "manipulation"
-    version = "3"  # 3: second-generation model (labelled DFDC fakes + self-blends, 224 px, calibrated)
+    version = "4"  # 4: model 3 (blocks 11-15, four view sets, EMA); 3: model 2 (labelled fakes + self-blends)
     requires = ("faces",)
     conditions = (Condition(
         "manipulation", "manipulation", "manipulation",
