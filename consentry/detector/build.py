@@ -10,9 +10,13 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from consentry.detector.data import splits
 from consentry.detector.scoring import MODEL_NAME
+
+if TYPE_CHECKING:
+    from consentry.detector.train_tail import TailRecipe
 
 
 def default_out() -> Path:
@@ -22,7 +26,7 @@ def default_out() -> Path:
 MODEL_VERSION = "3"  # 3: blocks 11-15 trained on four view sets, EMA weights (docs/detector.md)
 
 
-def method(recipe) -> str:
+def method(recipe: TailRecipe) -> str:
     """What the model JSON says of how it was made (from the recipe it was trained with)."""
     views = f"{recipe.view_sets} view sets" if recipe.view_sets > 1 else "one view set"
     avg = f", an EMA of the weights (decay {recipe.ema:g})" if recipe.ema else ""
@@ -74,7 +78,7 @@ def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, ep
             "best_validation": summary["best_selection"]}
 
 
-def run_folder(recipe) -> str:
+def run_folder(recipe: TailRecipe) -> str:
     """A run resumes from its folder's last checkpoint, so another recipe gets its own folder
     (model 2's recipe keeps the name it had: ``run224``)."""
     name = f"run{recipe.size}"
