@@ -231,7 +231,7 @@ def test_service_jobs_run_on_the_cluster_with_actors_kept_across_batches(
                                     data={"signals": "hash"}, headers=headers)
                 assert r.status_code == 200, r.text
                 results.append(r.json()["result"])
-                actors.append(set(_actor_pids()) - before)
+                actors.append(_started(before, 2))
     finally:
         runner.stop.set()
         thread.join(30)
@@ -243,6 +243,18 @@ def test_service_jobs_run_on_the_cluster_with_actors_kept_across_batches(
         assert {k: v for k, v in result.items() if k not in skip} == \
             {k: v for k, v in cli.items() if k not in skip}
     assert _gone(actors[0]), "the job worker left its actors running after it stopped"
+
+
+def _started(before: set[int], n: int, wait_s: float = 60.0) -> set[int]:
+    """Our actor processes once ``n`` are up (or what is up at the deadline): an answer can come
+    from the first actor while the second is still starting, which on a loaded machine takes
+    seconds."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        pids = set(_actor_pids()) - before
+        if len(pids) >= n or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.1)
 
 
 def _gone(pids: set[int], wait_s: float = 10.0) -> bool:
