@@ -44,6 +44,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def left_in(folder: Path, wait_s: float = 10.0) -> list[str]:
+    """What stays in ``folder`` once it empties or ``wait_s`` passes: a job worker ends a job in
+    the database and then deletes its spooled bytes, so a client can see "done" a moment first
+    (the spool sweep removes what a crash in between leaves)."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        left = sorted(p.name for p in folder.iterdir())
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
 def need(path: Path) -> Path:
     """Skip (with the reason) when ../shared data is absent, as in a user's clone."""
     if not path.exists():

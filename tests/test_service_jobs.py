@@ -27,7 +27,7 @@ from consentry.store import jobs as job_store  # noqa: E402
 from consentry.store import keys  # noqa: E402
 from consentry.store.db import open_database  # noqa: E402
 from consentry.testing.samples import synthetic_scene  # noqa: E402
-from tests.conftest import THREATEXCHANGE, free_port, need  # noqa: E402
+from tests.conftest import THREATEXCHANGE, free_port, left_in, need  # noqa: E402
 
 PHOTO = THREATEXCHANGE / "pdq" / "data" / "bridge-mods" / "aaa-orig.jpg"
 
@@ -74,7 +74,7 @@ def test_scan_job_and_wait(served, run_cli) -> None:  # type: ignore[no-untyped-
     result = body["result"]
     assert result["pdq"]["hash"] == "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
     assert result["item_id"] and result["job_id"] == job_id
-    assert not list((settings.spool_dir / "jobs").iterdir())  # the bytes left with the job
+    assert left_in(settings.spool_dir / "jobs") == []  # the bytes left with the job
     # the same JSON as the CLI for the same file (but the path, ids and scan)
     cli = run_cli("scan", "--json", "--signals", "hash", str(PHOTO), db=db.url).lines[0]
     skip = {"path", "item_id", "scan_id", "job_id", "external_id"}
