@@ -52,12 +52,16 @@ def load_shards(folders: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray
     files = [p for folder in folders for p in sorted(folder.glob("train_[0-9]*.npz")) if ".tmp" not in p.name]
     if not files:
         raise FileNotFoundError(f"no feature shards in {', '.join(map(str, folders))}")
-    meta = [(np.load(f)["labels"], np.load(f)["kind"]) for f in files]  # small: no activations read
+    meta = []
+    for f in files:
+        with np.load(f) as shard:  # an npz reads a member when asked: the activations stay unread
+            meta.append((shard["labels"], shard["kind"]))
     labels, kinds = np.concatenate([m[0] for m in meta]), np.concatenate([m[1] for m in meta])
     feats = None
     at = 0
     for f in files:
-        part = np.load(f)["feats"]
+        with np.load(f) as shard:
+            part = shard["feats"]
         if feats is None:
             feats = np.empty((len(labels), *part.shape[1:]), part.dtype)
         feats[at:at + len(part)] = part
