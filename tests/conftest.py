@@ -8,10 +8,13 @@ import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[1]
 # Debian's Chromium as root in a container, with nothing that reaches the network on its own
@@ -44,18 +47,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def left_in(folder: Path, wait_s: float = 10.0) -> list[str]:
-    """What stays in ``folder`` once it empties or ``wait_s`` passes: a job worker ends a job in
-    the database and then deletes its spooled bytes, so a client can see "done" a moment first
-    (the spool sweep removes what a crash in between leaves)."""
+def poll(read: Callable[[], T], done: Callable[[T], bool], wait_s: float) -> T:
+    """``read()`` again until ``done`` says so or ``wait_s`` passes; the last reading. For state
+    that settles asynchronously (processes starting or ending, files deleted after a commit)."""
     import time
 
     deadline = time.monotonic() + wait_s
     while True:
-        left = sorted(p.name for p in folder.iterdir())
-        if not left or time.monotonic() > deadline:
-            return left
+        value = read()
+        if done(value) or time.monotonic() > deadline:
+            return value
         time.sleep(0.05)
+
+
+def left_in(folder: Path, wait_s: float = 10.0) -> list[str]:
+    """What stays in ``folder`` once it empties or ``wait_s`` passes: a job worker ends a job in
+    the database and then deletes its spooled bytes, so a client can see "done" a moment first
+    (the spool sweep removes what a crash in between leaves)."""
+    return poll(lambda: sorted(p.name for p in folder.iterdir()), lambda left: not left, wait_s)
 
 
 def need(path: Path) -> Path:

@@ -23,6 +23,7 @@ from consentry.signals import catalog
 from consentry.store import backfill as store
 from consentry.store.db import open_database
 from consentry.testing.samples import synthetic_scene, write_samples
+from tests.conftest import poll
 
 ray = pytest.importorskip("ray")
 
@@ -249,19 +250,9 @@ def _started(before: set[int], n: int, wait_s: float = 60.0) -> set[int]:
     """Our actor processes once ``n`` are up (or what is up at the deadline): an answer can come
     from the first actor while the second is still starting, which on a loaded machine takes
     seconds."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        pids = set(_actor_pids()) - before
-        if len(pids) >= n or time.monotonic() > deadline:
-            return pids
-        time.sleep(0.1)
+    return poll(lambda: set(_actor_pids()) - before, lambda pids: len(pids) >= n, wait_s)
 
 
 def _gone(pids: set[int], wait_s: float = 10.0) -> bool:
     """The processes end (Ray kills a closed engine's actors asynchronously)."""
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        if not pids & set(_actor_pids()):
-            return True
-        time.sleep(0.1)
-    return False
+    return not poll(lambda: pids & set(_actor_pids()), lambda alive: not alive, wait_s)

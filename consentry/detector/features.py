@@ -190,6 +190,7 @@ def build_cache(shared: Path, cache: Path, size: int = 224, fake_views: int = 2,
 
     val_file = shards_folder(cache, size, 0) / "val.npz"  # validation is not augmented: one copy
     if not val_file.is_file():
+        val_file.parent.mkdir(exist_ok=True)  # a later view set may be rendered first
         val = sources["val"]
         feats = run([to_size(_rgb(v["path"]), size) for v in val]).astype(np.float16)
         np.savez(val_file, feats=feats, labels=np.array([v["label"] for v in val]),
