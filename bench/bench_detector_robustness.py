@@ -8,9 +8,12 @@ scored by the scan's own analysis (consentry.detector.scan_scores, as ``consentr
 --signals faces,manipulation``). Reported per model: share of real variants flagged at the
 model's operating point (target <= 2%), the spread of a real face's score over its variants
 (standard deviation, target <= 0.05), and AUC per variant kind (real vs fake, same variant).
-Reporting only: nothing here chooses a threshold.
+Reporting only: nothing here chooses a threshold. ``--split val`` takes the faces from the
+validation split instead, for choices made on this measure (mirror averaging, docs/detector.md);
+a report reads the test split.
 
     .venv/bin/python -m bench.bench_detector_robustness [--faces 60] [--model A.onnx --model B.onnx]
+        [--split val] [--flip | --no-flip]
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
+from consentry.detector import DEFAULT_SHARED
 from consentry.detector.data import Row, splits
 from consentry.detector.metrics import roc_auc
 from consentry.detector.scan_scores import score_rows
 from consentry.detector.scoring import model_path, read_model_info
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = DEFAULT_SHARED
 
 
 def _jpeg(q: int) -> Callable[[Image.Image], tuple[Image.Image, dict]]:
@@ -83,11 +87,11 @@ VARIANTS: dict[str, tuple[str, Callable[[Image.Image], tuple[Image.Image, dict]]
 }
 
 
-def faces(n: int, seed: int = 0) -> list[tuple[str, str, Image.Image]]:
-    """(name, label, image): n REAL and n FAKE DFDC test crops and the astronaut photo (REAL)."""
+def faces(n: int, seed: int = 0, split: str = "test") -> list[tuple[str, str, Image.Image]]:
+    """(name, label, image): n REAL and n FAKE DFDC crops of the split and the astronaut photo (REAL)."""
     from skimage import data
 
-    test = splits(SHARED)["test_dfdc"]
+    test = splits(SHARED)[f"{split}_dfdc"]
     rng = random.Random(seed)
     out = [("astronaut", "REAL", Image.fromarray(data.astronaut()))]
     for label in ("REAL", "FAKE"):
@@ -108,9 +112,9 @@ def write_variants(folder: Path, pictures: list[tuple[str, str, Image.Image]]) -
     return rows
 
 
-def measure(model: Path, rows: list[tuple[Row, str, str]]) -> dict:
+def measure(model: Path, rows: list[tuple[Row, str, str]], flip: bool | None = None) -> dict:
     info = read_model_info(model)
-    scored = score_rows([r for r, _, _ in rows], model=model)
+    scored = score_rows([r for r, _, _ in rows], model=model, flip=flip)
     table = [(name, variant, r.label, s.scores.signal_score if s.scores else None)
              for (r, name, variant), s in zip(rows, scored, strict=True)]
     reals = [t for t in table if t[2] == "REAL" and t[3] is not None]
@@ -124,6 +128,7 @@ def measure(model: Path, rows: list[tuple[Row, str, str]]) -> dict:
         by_kind[kind] = roc_auc(np.array([t[2] == "FAKE" for t in sel]), np.array([t[3] for t in sel]))
     astro = {v: s for n, v, _l, s in table if n == "astronaut"}
     return {"model": str(model), "threshold": info.threshold,
+            "flip": info.flip if flip is None else flip,
             "real_variants": len(reals), "unscored": sum(t[3] is None for t in table),
             "real_flagged_share": float(np.mean([t[3] >= info.threshold for t in reals])),
             "real_score_std_median": float(np.median(stds)),
@@ -137,12 +142,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--faces", type=int, default=60, help="REAL and FAKE DFDC test crops each")
     ap.add_argument("--model", type=Path, action="append", help="ONNX model(s); default: the shipped one")
+    ap.add_argument("--split", choices=("test", "val"), default="test",
+                    help="DFDC crops from the test split (reports) or validation (choices)")
+    ap.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                    help="mirror averaging on or off (default: as stored beside each model)")
     ap.add_argument("--out", type=Path, help="also write the results here (JSON)")
     args = ap.parse_args()
     models = args.model or [model_path()]
     with tempfile.TemporaryDirectory() as tmp:
-        rows = write_variants(Path(tmp), faces(args.faces))
-        results = [measure(m, rows) for m in models]
+        rows = write_variants(Path(tmp), faces(args.faces, split=args.split))
+        results = [{"split": args.split, **measure(m, rows, args.flip)} for m in models]
     for res in results:
         print(json.dumps(res, indent=1))
     if args.out:

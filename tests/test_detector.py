@@ -107,6 +107,28 @@ def test_operating_point_lets_at_most_one_percent_of_validation_reals_through() 
     assert op["threshold"] == round(op["threshold"], 5)  # half a score step: prints as it acts
 
 
+def test_operating_point_keeps_the_fixed_video_aggregation_unless_asked_to_choose() -> None:
+    from consentry.detector.data import Row
+    from consentry.detector.eval import choose_operating_point
+    from consentry.detector.scan_scores import ItemScores, Scored
+
+    def video(label: str, n: int, frames: list[float]) -> Scored:
+        return Scored(Row(Path(f"{label}{n}.mp4"), label, "", "d", "video"),
+                      ItemScores("video", {0: [(i / 2, s) for i, s in enumerate(frames)]},
+                                 round(float(np.mean(frames)), 4), "mean"))
+
+    # fakes: a few very high frames over a low body (a top-5 mean ranks them; a median cannot)
+    scored = [video("FAKE", i, [0.95] * 5 + [0.2 + 0.01 * i] * 20) for i in range(8)]
+    scored += [video("REAL", i, [0.5 + 0.01 * i] * 25) for i in range(8)]
+    chosen = choose_operating_point(scored, aggregation=None)
+    assert chosen["aggregation"] == "topk" and chosen["aggregation_rule"] == "best validation video AUC"
+    fixed = choose_operating_point(scored)
+    assert fixed["aggregation"] == "median" and fixed["aggregation_rule"] == "fixed"
+    assert fixed["validation_video_auc_by_aggregation"]["median"] == 0.0  # reported, not acted on
+    with pytest.raises(ValueError, match="unknown aggregation"):
+        choose_operating_point(scored, aggregation="max")
+
+
 def _shipped_model() -> Path:
     from consentry.detector.scoring import model_path
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from consentry.cli.common import emit, fail, handle_errors, json_option, state
+from consentry.detector import DEFAULT_SHARED
 
-DEFAULT_SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 DEFAULT_CACHE = Path.home() / ".cache" / "consentry" / "detector"
 
 
@@ -163,6 +163,14 @@ def _print(out: dict) -> None:
 @click.option("--view-sets", type=click.IntRange(1, 8), default=4, show_default=True,
               help="Sets of augmented views rendered and cached (each another draw of "
                    "augmentations and self-blends of the same faces), all trained on.")
+@click.option("--video-aggregation", "video_aggregation",
+              type=click.Choice(["mean", "median", "topk", "confident", "best"]), default="median",
+              show_default=True,
+              help="How a video track's frame scores make the item's score; 'best' picks the one "
+                   "with the best validation video AUC (noise on a few real videos).")
+@click.option("--flip/--no-flip", default=None,
+              help="Score each face with its mirror and average (twice the cost); the threshold "
+                   "is chosen with it. Default: off when training, as stored with --calibrate-only.")
 @click.option("--smoke", is_flag=True, help="A tiny run (few faces, 2 steps) that checks the whole path.")
 @click.option("--calibrate-only", is_flag=True,
               help="Train nothing: choose the model's threshold and aggregation again on the "
@@ -172,8 +180,8 @@ def _print(out: dict) -> None:
 @handle_errors
 def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, epochs: float, size: int,
                    batch: int, lr: float, val_every: int, device: str, train_from: int, ema: float,
-                   keep: str, fake_weight: float, view_sets: int, smoke: bool, calibrate_only: bool,
-                   workers: int) -> None:
+                   keep: str, fake_weight: float, view_sets: int, video_aggregation: str,
+                   flip: bool | None, smoke: bool, calibrate_only: bool, workers: int) -> None:
     """Reproduce the shipped model: render augmented views of real faces, their self-blends and
     the labelled DFDC fakes, cache the frozen front's activations, train the last blocks and the
     head, calibrate, export, choose the operating point on validation.
@@ -184,6 +192,7 @@ def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, 
     """
     if not (shared / "data/dfdc-faces/labels.tsv").is_file():
         fail(f"{shared} does not hold data/dfdc-faces (pass --shared)")
+    aggregation = None if video_aggregation == "best" else video_aggregation
     if calibrate_only:
         _need_onnxruntime()
         from consentry.detector.build import default_out, recalibrate
@@ -192,7 +201,7 @@ def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, 
         onnx_path = (out or default_out()) / MODEL_NAME
         if not onnx_path.is_file():
             fail(f"no model to calibrate at {onnx_path}")
-        result = recalibrate(shared, onnx_path, workers=workers)
+        result = recalibrate(shared, onnx_path, workers=workers, aggregation=aggregation, flip=flip)
         if state().json:
             emit(result)
         else:
@@ -208,7 +217,8 @@ def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, 
     log = (lambda m: None) if state().json else (lambda m: click.echo(m, err=True))
     result = reproduce(shared, cache, out, minutes=minutes, epochs=epochs, size=size, batch=batch,
                        lr=lr, val_every=val_every, device=device, train_from=train_from, ema=ema,
-                       keep=keep, fake_weight=fake_weight, view_sets=view_sets, smoke=smoke, log=log)
+                       keep=keep, fake_weight=fake_weight, view_sets=view_sets, aggregation=aggregation,
+                       flip=bool(flip), smoke=smoke, log=log)
     if state().json:
         emit(result)
     else:

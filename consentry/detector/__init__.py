@@ -6,3 +6,8 @@ Modules: ``geometry`` (5-point landmarks -> face crop and outline), ``sbi`` (sel
 scored through the scan's own analysis), ``eval`` (metrics with intervals, the operating point),
 ``build`` (``train-detector``: prepare, train, export, calibrate).
 """
+
+from pathlib import Path
+
+# ../shared beside a source checkout: the project's data, read in place, never copied
+DEFAULT_SHARED = Path(__file__).resolve().parents[3] / "shared"

@@ -40,7 +40,8 @@ def method(recipe: TailRecipe) -> str:
 def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, epochs: float, size: int,
               batch: int, lr: float = 3e-4, val_every: int = 60, device: str = "cpu",
               train_from: int = 11, ema: float = 0.995, keep: str = "last", fake_weight: float = 1.0,
-              view_sets: int = 4, smoke: bool = False, log=print) -> dict:
+              view_sets: int = 4, aggregation: str | None = "median", flip: bool = False,
+              smoke: bool = False, log=print) -> dict:
     from consentry.detector.export import export
     from consentry.detector.features import build_cache, shards_folder
     from consentry.detector.train_tail import TailRecipe, train_tail
@@ -65,12 +66,12 @@ def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, ep
                          log=log)
     timings["train_min"] = round((time.monotonic() - t1) / 60, 1)
     # the size goes beside the model at once: calibration scores through the signal, which reads it
-    onnx_path = export(run_dir / "calibrated.pt", out / MODEL_NAME, size, {"size": size})
+    onnx_path = export(run_dir / "calibrated.pt", out / MODEL_NAME, size, {"size": size, "flip": flip})
     t2 = time.monotonic()
-    op = calibrate(shared, onnx_path, smoke=smoke)
+    op = calibrate(shared, onnx_path, smoke=smoke, aggregation=aggregation)
     timings["calibrate_min"] = round((time.monotonic() - t2) / 60, 1)
     timings["total_min"] = round((time.monotonic() - t0) / 60, 1)
-    meta = {"size": size, **op, "model_version": MODEL_VERSION, "recipe": asdict(recipe),
+    meta = {"size": size, "flip": flip, **op, "model_version": MODEL_VERSION, "recipe": asdict(recipe),
             "score_calibration": summary["calibration"], "validation_history": summary["history"],
             "train_views": summary["train_views"], "timings": timings, "method": method(recipe)}
     onnx_path.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
@@ -100,9 +101,11 @@ CALIBRATION_PATH = ("the scan's own analysis: consentry.pipeline.runner.analyse_
                     "signal's result")
 
 
-def calibrate(shared: Path, onnx_path: Path, smoke: bool = False, workers: int = 1) -> dict:
-    """Aggregation and threshold chosen on the validation split (never the test split), on
-    scores from the scan's own analysis of each validation file."""
+def calibrate(shared: Path, onnx_path: Path, smoke: bool = False, workers: int = 1,
+              aggregation: str | None = "median") -> dict:
+    """Threshold (and, with ``aggregation=None``, the aggregation) chosen on the validation split
+    (never the test split), on scores from the scan's own analysis of each validation file; the
+    model is scored as its JSON says (size, mirror averaging)."""
     from consentry.detector.eval import choose_operating_point, report
     from consentry.detector.scan_scores import score_rows
 
@@ -111,7 +114,7 @@ def calibrate(shared: Path, onnx_path: Path, smoke: bool = False, workers: int =
     if smoke:
         val_rows = sp["val_dfdc"][:4] + [r for r in sp["val_dfdc"] if r.label == "FAKE"][:4]
     scored = score_rows(val_rows, model=onnx_path, workers=workers)
-    op = choose_operating_point(scored)
+    op = choose_operating_point(scored, aggregation=aggregation)
     val = report(scored, op["threshold"], op["aggregation"], op["top_k"], n_boot=200)
     op["calibrated_on"] = CALIBRATION_PATH
     op["validation"] = {"frame_auc": val["frame_auc"], "video_auc": val["video_auc"],
@@ -123,19 +126,26 @@ def calibrate(shared: Path, onnx_path: Path, smoke: bool = False, workers: int =
     return op
 
 
-def recalibrate(shared: Path, onnx_path: Path, workers: int = 1) -> dict:
+def recalibrate(shared: Path, onnx_path: Path, workers: int = 1, aggregation: str | None = "median",
+                flip: bool | None = None) -> dict:
     """Choose the operating point of an existing model again and rewrite its JSON's calibration
-    fields (the recipe and training history stay); the previous threshold is kept on record."""
+    fields (the recipe and training history stay); the previous threshold is kept on record.
+    ``flip`` set turns mirror averaging on or off first (the threshold is chosen with it)."""
     meta_file = onnx_path.with_suffix(".json")
     meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    previous_flip = bool(meta.get("flip", False))
+    if flip is not None:
+        meta["flip"] = flip
+        meta_file.write_text(json.dumps(meta, indent=1) + "\n")  # calibration scores as stored
     t0 = time.monotonic()
-    op = calibrate(shared, onnx_path, workers=workers)
+    op = calibrate(shared, onnx_path, workers=workers, aggregation=aggregation)
     op["calibrate_min"] = round((time.monotonic() - t0) / 60, 1)
     previous = [*meta.get("previous_operating_points", [])]
     if "threshold" in meta:
         previous.append({k: meta.get(k) for k in ("threshold", "aggregation", "threshold_rule",
                                                   "calibrated_on", "validation_false_positive_rate",
                                                   "validation_true_positive_rate")})
+        previous[-1]["flip"] = previous_flip
         previous[-1]["calibrated_on"] = previous[-1]["calibrated_on"] or (
             "detector/items.py (its own PyAV decoding, dlib HOG with upsampling and IoU tracker; "
             "removed)")

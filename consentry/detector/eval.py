@@ -111,12 +111,18 @@ def _threshold_letting_through(reals: np.ndarray, rate: float) -> float:
     return round(float(reals[len(reals) - allowed - 1]) + SCORE_STEP / 2, 5)
 
 
-def choose_operating_point(scored: list[Scored], top_k: int = 5) -> dict:
-    """On VALIDATION items only: the track aggregation with the best video AUC (ties -> the
-    simplest, listed first) and the threshold that flags at most 1% of the REAL items and at
+def choose_operating_point(scored: list[Scored], top_k: int = 5, aggregation: str | None = "median") -> dict:
+    """On VALIDATION items only: the threshold that flags at most 1% of the REAL items and at
     most 2% of the REAL frames - a weak detector at its equal-error point would send nearly half
     of all real faces to review.
+
+    The track aggregation is fixed (median by default: a real video's median reaches the
+    threshold only when half its frames do, so the frame rate bounds it; a top-k mean is not
+    bounded so). ``aggregation=None`` picks the one with the best validation video AUC (ties ->
+    the simplest, listed first), which on a few real videos is noise.
     """
+    if aggregation is not None and aggregation not in AGGREGATIONS:
+        raise ValueError(f"unknown aggregation {aggregation!r} (one of {', '.join(AGGREGATIONS)})")
     ok = [x for x in scored if x.scores is not None and x.scores.frames]
     vids = [x for x in ok if x.scores.kind == "video"]
     per_method = {}
@@ -124,7 +130,7 @@ def choose_operating_point(scored: list[Scored], top_k: int = 5) -> dict:
         per_method[m] = metrics.roc_auc(
             np.array([x.row.label == "FAKE" for x in vids]),
             np.array([x.scores.item_score(m, top_k) for x in vids])) if vids else None
-    best = max(AGGREGATIONS, key=lambda m: (per_method[m] or 0.0, -AGGREGATIONS.index(m)))
+    best = aggregation or max(AGGREGATIONS, key=lambda m: (per_method[m] or 0.0, -AGGREGATIONS.index(m)))
     labels = np.array([x.row.label == "FAKE" for x in ok])
     scores = np.array([x.scores.item_score(best, top_k) for x in ok])
     _, eer_threshold = metrics.eer(labels, scores)
@@ -133,7 +139,8 @@ def choose_operating_point(scored: list[Scored], top_k: int = 5) -> dict:
     threshold = max(_threshold_letting_through(reals, MAX_FALSE_POSITIVE_RATE),
                     _threshold_letting_through(real_frames, MAX_FRAME_FALSE_POSITIVE_RATE))
     fake_frames = np.array([s for x in ok if x.row.label == "FAKE" for s in x.scores.frame_scores()])
-    return {"aggregation": best, "threshold": threshold,
+    return {"aggregation": best, "aggregation_rule": "fixed" if aggregation else "best validation video AUC",
+            "threshold": threshold,
             "threshold_rule": "at most 1% of validation real items and 2% of validation real frames",
             "validation_frame_false_positive_rate":
                 float((real_frames >= threshold).mean()) if len(real_frames) else None,

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from consentry.detector import DEFAULT_SHARED
 from consentry.detector.data import dfdc_group, splits
 from consentry.detector.metrics import bootstrap_values, roc_auc
 
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--scores", action="append", required=True, metavar="NAME=FILE[,FILE]",
                     help="a model's validation scores (eval detector --split val --scores-out)")
     ap.add_argument("--reference", required=True, help="the shipped model's NAME")
-    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[3] / "shared")
+    ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     ap.add_argument("--bootstrap", type=int, default=1000)
     args = ap.parse_args(argv)
     groups = validation_groups(args.shared)
