@@ -251,9 +251,20 @@ def test_train_detector_smoke_run_exports_a_working_model(tmp_path: Path, run_cl
     other = run_cli("train-detector", "--smoke", "--json", "--shared", str(SHARED), "--cache",
                     str(tmp_path / "cache"), "--out", str(tmp_path / "other"), "--train-from", "13",
                     "--ema", "0.9", "--keep", "best", "--fake-weight", "0.5", "--view-sets", "2",
-                    timeout=1200)
+                    "--flip", "--video-aggregation", "best", timeout=1200)
     assert other.code == 0, other.stderr
     assert (tmp_path / "cache/smoke/run224-ema0.9-fakew0.5-views2/calibrated.pt").is_file()
+    meta_file = tmp_path / "other" / model.name.replace(".onnx", ".json")
+    meta = json.loads(meta_file.read_text())
+    assert meta["flip"] is True and meta["aggregation_rule"] == "best validation video AUC"
+    # calibrating again with mirror averaging off and the median fixed keeps the old point on record
+    recal = run_cli("train-detector", "--calibrate-only", "--shared", str(SHARED), "--out",
+                    str(tmp_path / "other"), "--no-flip", timeout=1200)
+    assert recal.code == 0, recal.stderr
+    meta = json.loads(meta_file.read_text())
+    assert meta["flip"] is False and meta["aggregation"] == "median" and meta["aggregation_rule"] == "fixed"
+    assert meta["previous_operating_points"][-1]["flip"] is True
+    assert Scorer(tmp_path / "other" / model.name).info.flip is False
 
 
 def test_scan_reports_manipulation_per_track_with_timeline_and_blurred_heatmap(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]  # noqa: E501

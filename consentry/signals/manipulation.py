@@ -89,7 +89,8 @@ def _could_be_face_crop(ctx: ItemContext) -> bool:
 
 class ManipulationSignal(Signal):
     name = "manipulation"
-    version = "4"  # 4: model 3 (blocks 11-15, four view sets, EMA); 3: model 2 (labelled fakes + self-blends)
+    # 5: model 4 (eight view sets, mirror averaging, median); 4: model 3; 3: model 2
+    version = "5"
     requires = ("faces",)
     conditions = (Condition(
         "manipulation", "manipulation", "manipulation",
