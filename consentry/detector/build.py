@@ -104,10 +104,10 @@ CALIBRATION_PATH = ("the scan's own analysis: consentry.pipeline.runner.analyse_
 
 
 def calibrate(shared: Path, onnx_path: Path, smoke: bool = False, workers: int = 1,
-              aggregation: str | None = "median") -> dict:
+              aggregation: str | None = "median", flip: bool | None = None) -> dict:
     """Threshold (and, with ``aggregation=None``, the aggregation) chosen on the validation split
     (never the test split), on scores from the scan's own analysis of each validation file; the
-    model is scored as its JSON says (size, mirror averaging)."""
+    model is scored as its JSON says (size; mirror averaging unless ``flip`` is given)."""
     from consentry.detector.eval import choose_operating_point, report
     from consentry.detector.scan_scores import score_rows
 
@@ -115,7 +115,7 @@ def calibrate(shared: Path, onnx_path: Path, smoke: bool = False, workers: int =
     val_rows = sp["val_dfdc"] + sp["val_video"]
     if smoke:
         val_rows = sp["val_dfdc"][:4] + [r for r in sp["val_dfdc"] if r.label == "FAKE"][:4]
-    scored = score_rows(val_rows, model=onnx_path, workers=workers)
+    scored = score_rows(val_rows, model=onnx_path, workers=workers, flip=flip)
     op = choose_operating_point(scored, aggregation=aggregation)
     val = report(scored, op["threshold"], op["aggregation"], op["top_k"], n_boot=200)
     op["calibrated_on"] = CALIBRATION_PATH
@@ -132,15 +132,14 @@ def recalibrate(shared: Path, onnx_path: Path, workers: int = 1, aggregation: st
                 flip: bool | None = None) -> dict:
     """Choose the operating point of an existing model again and rewrite its JSON's calibration
     fields (the recipe and training history stay); the previous threshold is kept on record.
-    ``flip`` set turns mirror averaging on or off first (the threshold is chosen with it)."""
+    ``flip`` set turns mirror averaging on or off (the threshold is chosen with it)."""
     meta_file = onnx_path.with_suffix(".json")
     meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
     previous_flip = bool(meta.get("flip", False))
-    if flip is not None:
-        meta["flip"] = flip
-        meta_file.write_text(json.dumps(meta, indent=1) + "\n")  # calibration scores as stored
     t0 = time.monotonic()
-    op = calibrate(shared, onnx_path, workers=workers, aggregation=aggregation)
+    # the JSON is rewritten once, at the end: an interrupted calibration leaves the model as it was
+    op = calibrate(shared, onnx_path, workers=workers, aggregation=aggregation, flip=flip)
+    op["flip"] = previous_flip if flip is None else flip
     op["calibrate_min"] = round((time.monotonic() - t0) / 60, 1)
     previous = [*meta.get("previous_operating_points", [])]
     if "threshold" in meta:
@@ -153,5 +152,7 @@ def recalibrate(shared: Path, onnx_path: Path, workers: int = 1, aggregation: st
             "removed)")
     meta.update(op)
     meta["previous_operating_points"] = previous
-    meta_file.write_text(json.dumps(meta, indent=1) + "\n")
+    staged = meta_file.with_name(meta_file.name + ".tmp")
+    staged.write_text(json.dumps(meta, indent=1) + "\n")
+    staged.replace(meta_file)  # never half a JSON beside the model
     return {"model": str(onnx_path), **op}
