@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from consentry.detector.data import splits
-from consentry.detector.scoring import MODEL_NAME
+from consentry.detector.scoring import FIXED_AGGREGATION, MODEL_NAME
 
 if TYPE_CHECKING:
     from consentry.detector.train_tail import TailRecipe
@@ -42,7 +42,7 @@ def method(recipe: TailRecipe, flip: bool = False) -> str:
 def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, epochs: float, size: int,
               batch: int, lr: float = 3e-4, val_every: int = 60, device: str = "cpu",
               train_from: int = 11, ema: float = 0.995, keep: str = "last", fake_weight: float = 1.0,
-              view_sets: int = 8, aggregation: str | None = "median", flip: bool = True,
+              view_sets: int = 8, aggregation: str | None = FIXED_AGGREGATION, flip: bool = True,
               smoke: bool = False, log=print) -> dict:
     from consentry.detector.export import export
     from consentry.detector.features import build_cache, shards_folder
@@ -104,7 +104,7 @@ CALIBRATION_PATH = ("the scan's own analysis: consentry.pipeline.runner.analyse_
 
 
 def calibrate(shared: Path, onnx_path: Path, smoke: bool = False, workers: int = 1,
-              aggregation: str | None = "median", flip: bool | None = None) -> dict:
+              aggregation: str | None = FIXED_AGGREGATION, flip: bool | None = None) -> dict:
     """Threshold (and, with ``aggregation=None``, the aggregation) chosen on the validation split
     (never the test split), on scores from the scan's own analysis of each validation file; the
     model is scored as its JSON says (size; mirror averaging unless ``flip`` is given)."""
@@ -128,8 +128,8 @@ def calibrate(shared: Path, onnx_path: Path, smoke: bool = False, workers: int =
     return op
 
 
-def recalibrate(shared: Path, onnx_path: Path, workers: int = 1, aggregation: str | None = "median",
-                flip: bool | None = None) -> dict:
+def recalibrate(shared: Path, onnx_path: Path, workers: int = 1,
+                aggregation: str | None = FIXED_AGGREGATION, flip: bool | None = None) -> dict:
     """Choose the operating point of an existing model again and rewrite its JSON's calibration
     fields (the recipe and training history stay); the previous threshold is kept on record.
     ``flip`` set turns mirror averaging on or off (the threshold is chosen with it)."""

@@ -16,7 +16,7 @@ import numpy as np
 from consentry.detector import metrics
 from consentry.detector.data import Row
 from consentry.detector.scan_scores import Scored
-from consentry.detector.scoring import AGGREGATIONS
+from consentry.detector.scoring import AGGREGATIONS, FIXED_AGGREGATION
 
 
 def _block(labels: list[bool], scores: list[float], groups: list[str] | None, threshold: float,
@@ -111,13 +111,14 @@ def _threshold_letting_through(reals: np.ndarray, rate: float) -> float:
     return round(float(reals[len(reals) - allowed - 1]) + SCORE_STEP / 2, 5)
 
 
-def choose_operating_point(scored: list[Scored], top_k: int = 5, aggregation: str | None = "median") -> dict:
+def choose_operating_point(scored: list[Scored], top_k: int = 5,
+                           aggregation: str | None = FIXED_AGGREGATION) -> dict:
     """On VALIDATION items only: the threshold that flags at most 1% of the REAL items and at
     most 2% of the REAL frames - a weak detector at its equal-error point would send nearly half
     of all real faces to review.
 
-    The track aggregation is fixed (median by default: a real video's median reaches the
-    threshold only when half its frames do, so the frame rate bounds it; a top-k mean is not
+    The track aggregation is fixed (FIXED_AGGREGATION by default: a real video's median reaches
+    the threshold only when half its frames do, so the frame rate bounds it; a top-k mean is not
     bounded so). ``aggregation=None`` picks the one with the best validation video AUC (ties ->
     the simplest, listed first), which on a few real videos is noise.
     """

@@ -152,6 +152,9 @@ def aggregate(scores: list[float] | np.ndarray, method: str = "mean", top_k: int
 
 
 AGGREGATIONS = ("mean", "median", "topk", "confident")
+# what calibration fixes a video track's aggregation to unless asked to choose (docs/detector.md,
+# "Fifth attempt"): a real video's median reaches the threshold only when half its frames do
+FIXED_AGGREGATION = "median"
 
 
 def track_score(scores: list[float] | np.ndarray, method: str = "mean", top_k: int = 5) -> float:
