@@ -34,8 +34,6 @@ from consentry.detector.metrics import roc_auc
 from consentry.detector.scan_scores import score_rows
 from consentry.detector.scoring import model_path, read_model_info
 
-SHARED = DEFAULT_SHARED
-
 
 def _jpeg(q: int) -> Callable[[Image.Image], tuple[Image.Image, dict]]:
     return lambda im: (im, {"format": "JPEG", "quality": q})
@@ -91,11 +89,11 @@ def faces(n: int, seed: int = 0, split: str = "test") -> list[tuple[str, str, Im
     """(name, label, image): n REAL and n FAKE DFDC crops of the split and the astronaut photo (REAL)."""
     from skimage import data
 
-    test = splits(SHARED)[f"{split}_dfdc"]
+    crops = splits(DEFAULT_SHARED)[f"{split}_dfdc"]
     rng = random.Random(seed)
     out = [("astronaut", "REAL", Image.fromarray(data.astronaut()))]
     for label in ("REAL", "FAKE"):
-        rows = [r for r in test if r.label == label]
+        rows = [r for r in crops if r.label == label]
         out += [(r.file.stem, label, Image.open(r.file).convert("RGB")) for r in rng.sample(rows, n)]
     return out
 
