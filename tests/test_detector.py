@@ -71,6 +71,25 @@ def test_splits_never_train_on_fakes_or_held_out_sources() -> None:
     assert not any(Path(r.file).stem in test_ids for r in sp["train_video"])
 
 
+def test_threshold_reals_are_real_crops_no_training_item_shares_a_source_video_with() -> None:
+    from consentry.detector.data import READ_REALS, dfdc_group, read_order
+
+    need(DFDC_FACES / "labels.tsv")
+    need(DEEPFAKE_DEV / "labels.tsv")
+    sp = splits(SHARED)
+    calib = sp["calib_dfdc"]
+    assert len(calib) == 3735 and all(r.label == "REAL" for r in calib)  # the count docs report
+    groups = {dfdc_group(r) for r in calib}
+    read = read_order(sp["train_dfdc"])[:READ_REALS]  # what features.prepare_sources reads
+    assert not groups & {dfdc_group(r) for r in read + sp["train_fakes"]}
+    for held in ("val_dfdc", "test_dfdc"):
+        assert not groups & {dfdc_group(r) for r in sp[held]}, held
+    # the order models 2-4 were trained in (a changed order would move read reals into calib)
+    order = [r.file.name for r in read_order(sp["train_dfdc"])]
+    assert (order[0], order[3000], calib[0].file.name) == (
+        "xiutcafpof.jpg", "zmrqqtqyfg.jpg", "hakgdmsskq.jpg")
+
+
 def test_auc_matches_pairwise_definition() -> None:
     rng = np.random.default_rng(0)
     y = rng.random(60) < 0.4
@@ -105,6 +124,35 @@ def test_operating_point_lets_at_most_one_percent_of_validation_reals_through() 
     assert reals[-4] < op["threshold"] < reals[-3]
     assert op["validation_false_positive_rate"] == 0.01
     assert op["threshold"] == round(op["threshold"], 5)  # half a score step: prints as it acts
+
+
+def test_threshold_reals_raise_the_threshold_until_the_interval_upper_end_holds_two_percent() -> None:
+    from consentry.detector.data import Row
+    from consentry.detector.eval import choose_operating_point
+    from consentry.detector.scan_scores import ItemScores, Scored
+
+    rng = np.random.default_rng(2)
+
+    def item(label: str, score: float, n: int) -> Scored:
+        s = round(score, 4)
+        return Scored(Row(Path(f"{label}{n}.jpg"), label, "", "d", "image"),
+                      ItemScores("image", {0: [(0.0, s)]}, s, "topk", True))
+
+    val = [item("REAL", v, i) for i, v in enumerate(rng.uniform(0, 0.8, 300))]
+    val += [item("FAKE", v, i) for i, v in enumerate(rng.uniform(0.2, 1.0, 100))]
+    plain = choose_operating_point(val)
+    # reals that score higher than validation's: 1% of validation's would flag ~5% of these
+    high = [item("REAL", v, 1000 + i) for i, v in enumerate(rng.uniform(0.3, 0.85, 2000))]
+    op = choose_operating_point(val, threshold_reals=high)
+    assert op["threshold_by_rule"]["validation"] == plain["threshold"] < op["threshold"]
+    pooled = np.array([x.scores.signal_score for x in val + high if x.row.label == "REAL"])
+    flagged = int((pooled >= op["threshold"]).sum())
+    assert op["threshold_reals"]["n"] == 2300 and op["threshold_reals"]["flagged"] == flagged
+    assert metrics.wilson_ci(flagged, 2300)[1] <= 0.02 < metrics.wilson_ci(flagged + 1, 2300)[1]
+    assert flagged / 2300 < 0.02  # the point sits below the budget: the upper end is what is held
+    # reals that score lower leave the validation threshold as it was: the rule only raises it
+    low = [item("REAL", v, 5000 + i) for i, v in enumerate(rng.uniform(0, 0.3, 2000))]
+    assert choose_operating_point(val, threshold_reals=low)["threshold"] == plain["threshold"]
 
 
 def test_operating_point_keeps_the_fixed_video_aggregation_unless_asked_to_choose() -> None:
@@ -251,12 +299,13 @@ def test_train_detector_smoke_run_exports_a_working_model(tmp_path: Path, run_cl
     other = run_cli("train-detector", "--smoke", "--json", "--shared", str(SHARED), "--cache",
                     str(tmp_path / "cache"), "--out", str(tmp_path / "other"), "--train-from", "13",
                     "--ema", "0.9", "--keep", "best", "--fake-weight", "0.5", "--view-sets", "2",
-                    "--flip", "--video-aggregation", "best", timeout=1200)
+                    "--consistency", "0.5", "--flip", "--video-aggregation", "best", timeout=1200)
     assert other.code == 0, other.stderr
-    assert (tmp_path / "cache/smoke/run224-ema0.9-fakew0.5-views2/calibrated.pt").is_file()
+    assert (tmp_path / "cache/smoke/run224-ema0.9-fakew0.5-views2-cons0.5/calibrated.pt").is_file()
     meta_file = tmp_path / "other" / model.name.replace(".onnx", ".json")
     meta = json.loads(meta_file.read_text())
     assert meta["flip"] is True and meta["aggregation_rule"] == "best validation video AUC"
+    assert meta["threshold_reals"]["n"] >= 1 and "calib_dfdc" in meta["threshold_rule"]
     # calibrating again with mirror averaging off and the median fixed keeps the old point on record
     recal = run_cli("train-detector", "--calibrate-only", "--shared", str(SHARED), "--out",
                     str(tmp_path / "other"), "--no-flip", timeout=1200)

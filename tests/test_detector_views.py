@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from consentry.detector.data import dfdc_group, read_labels, splits
@@ -53,3 +54,57 @@ def test_platform_augmentation_treats_every_image_alike_and_varies_between_draws
     assert len({a.tobytes() for a, _ in outs}) > 6
     view = single_view(img[:224, :224], None, 160, np.random.default_rng(1))
     assert view.shape == (160, 160, 3) and view.dtype == np.uint8
+
+
+def _toy_sources() -> dict:
+    return {"sbi": [{"path": f"s{i}"} for i in range(5)], "plain": [f"p{i}" for i in range(4)],
+            "fakes": [f"f{i}" for i in range(3)]}
+
+
+def _labels_in_set(sources: dict, seed: int) -> np.ndarray:
+    from consentry.detector.features import _jobs
+
+    # as build_cache writes a set's rows: a pair gives its real view then its self-blend
+    return np.array([lab for kind, _i, _v in _jobs(sources, 2, seed)
+                     for lab in ([0, 1] if kind == "pair" else [int(kind == "fake")])])
+
+
+def test_view_keys_name_the_same_face_view_in_every_view_set() -> None:
+    from consentry.detector.features import _jobs, view_keys
+
+    sources = _toy_sources()
+    n = 5 * 2 + 4 + 3 * 2
+    canonical = np.empty(n, int)
+    for seed in (0, 1, 5):
+        keys, labels = view_keys(sources, 2, seed), _labels_in_set(sources, seed)
+        assert sorted(keys) == list(range(n))  # each face view once per set
+        canonical[keys] = labels
+        if seed:  # shuffled otherwise than set 0, yet each key keeps its label (real, self-blend, fake)
+            assert list(_jobs(sources, 2, seed)) != list(_jobs(sources, 2, 0))
+            assert (canonical[view_keys(sources, 2, 0)] == _labels_in_set(sources, 0)).all()
+
+
+def test_consistency_batches_pair_each_face_across_two_different_view_sets() -> None:
+    from consentry.detector.features import view_keys
+    from consentry.detector.train_tail import TailRecipe, batch_rows, pair_index
+
+    sources = _toy_sources()
+    keys = [view_keys(sources, 2, seed) for seed in range(3)]
+    n = len(keys[0])
+    pairs = pair_index(keys)
+    row_key = np.concatenate(keys)
+    assert (row_key[pairs] == np.arange(n)[:, None]).all()  # row of face f in set s holds f
+    assert (pairs // n == np.arange(3)).all()  # ... and lies in set s's rows
+    recipe = TailRecipe(batch=4)
+    seen = []
+    for step in range(n // 2):  # one pass: every face once
+        rows = batch_rows(step, recipe, 3 * n, pairs)
+        a, b = rows[:2], rows[2:]
+        assert (row_key[a] == row_key[b]).all() and (a // n != b // n).all()
+        seen += list(row_key[a])
+    assert sorted(seen) == list(range(n))
+    # without the term: a permutation of every row per epoch, as before
+    plain = np.concatenate([batch_rows(s, recipe, 3 * n, None) for s in range(3 * n // 4)])
+    assert sorted(plain) == list(range(3 * n))
+    with pytest.raises(ValueError, match="each face view once"):
+        pair_index([keys[0], keys[1][:-1]])

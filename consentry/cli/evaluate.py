@@ -163,6 +163,9 @@ def _print(out: dict) -> None:
 @click.option("--view-sets", type=click.IntRange(1, 8), default=8, show_default=True,
               help="Sets of augmented views rendered and cached (each another draw of "
                    "augmentations and self-blends of the same faces), all trained on.")
+@click.option("--consistency", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+              help="Weight of a term pulling one face's scores in two view sets together "
+                   "(needs two or more view sets; docs/detector.md, seventh attempt).")
 @click.option("--video-aggregation", "video_aggregation",
               type=click.Choice(["mean", "median", "topk", "confident", "best"]), default="median",
               show_default=True,
@@ -181,8 +184,9 @@ def _print(out: dict) -> None:
 @handle_errors
 def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, epochs: float, size: int,
                    batch: int, lr: float, val_every: int, device: str, train_from: int, ema: float,
-                   keep: str, fake_weight: float, view_sets: int, video_aggregation: str,
-                   flip: bool | None, smoke: bool, calibrate_only: bool, workers: int) -> None:
+                   keep: str, fake_weight: float, view_sets: int, consistency: float,
+                   video_aggregation: str, flip: bool | None, smoke: bool, calibrate_only: bool,
+                   workers: int) -> None:
     """Reproduce the shipped model: render augmented views of real faces, their self-blends and
     the labelled DFDC fakes, cache the frozen front's activations, train the last blocks and the
     head, calibrate, export, choose the operating point on validation.
@@ -194,6 +198,8 @@ def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, 
     if not (shared / "data/dfdc-faces/labels.tsv").is_file():
         fail(f"{shared} does not hold data/dfdc-faces (pass --shared)")
     aggregation = None if video_aggregation == "best" else video_aggregation
+    if consistency and view_sets < 2:
+        fail("--consistency pairs a face's views across view sets: it needs --view-sets 2 or more")
     if calibrate_only:
         _need_onnxruntime()
         from consentry.detector.build import default_out, recalibrate
@@ -218,8 +224,8 @@ def train_detector(shared: Path, cache: Path, out: Path | None, minutes: float, 
     log = (lambda m: None) if state().json else (lambda m: click.echo(m, err=True))
     result = reproduce(shared, cache, out, minutes=minutes, epochs=epochs, size=size, batch=batch,
                        lr=lr, val_every=val_every, device=device, train_from=train_from, ema=ema,
-                       keep=keep, fake_weight=fake_weight, view_sets=view_sets, aggregation=aggregation,
-                       flip=flip is not False, smoke=smoke, log=log)
+                       keep=keep, fake_weight=fake_weight, view_sets=view_sets, consistency=consistency,
+                       aggregation=aggregation, flip=flip is not False, smoke=smoke, log=log)
     if state().json:
         emit(result)
     else:

@@ -31,6 +31,9 @@ def method(recipe: TailRecipe, flip: bool = False) -> str:
     """What the model JSON says of how it was made (from the recipe it was trained with)."""
     views = f"{recipe.view_sets} view sets" if recipe.view_sets > 1 else "one view set"
     avg = f", an EMA of the weights (decay {recipe.ema:g})" if recipe.ema else ""
+    if recipe.consistency:
+        avg += (f", a consistency term (weight {recipe.consistency:g}) on one face's logits in two "
+                "view sets")
     kept = "the last weights kept" if recipe.keep == "last" else "the best validation checkpoint kept"
     return (f"EfficientNet-Lite0 (ImageNet init), stem and blocks 0-{recipe.train_from - 1} frozen, "
             f"blocks {recipe.train_from}-15 + head fine-tuned on labelled DFDC fakes and self-blended "
@@ -42,10 +45,10 @@ def method(recipe: TailRecipe, flip: bool = False) -> str:
 def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, epochs: float, size: int,
               batch: int, lr: float = 3e-4, val_every: int = 60, device: str = "cpu",
               train_from: int = 11, ema: float = 0.995, keep: str = "last", fake_weight: float = 1.0,
-              view_sets: int = 8, aggregation: str | None = FIXED_AGGREGATION, flip: bool = True,
-              smoke: bool = False, log=print) -> dict:
+              view_sets: int = 8, consistency: float = 0.0, aggregation: str | None = FIXED_AGGREGATION,
+              flip: bool = True, smoke: bool = False, log=print) -> dict:
     from consentry.detector.export import export
-    from consentry.detector.features import build_cache, shards_folder
+    from consentry.detector.features import FAKE_VIEWS, build_cache, prepare_sources, shards_folder, view_keys
     from consentry.detector.train_tail import TailRecipe, train_tail
 
     out = out or default_out()
@@ -61,11 +64,13 @@ def reproduce(shared: Path, cache: Path, out: Path | None, *, minutes: float, ep
     recipe = TailRecipe(size=size, epochs=epochs, batch=8 if smoke else batch, lr=lr,
                         val_every=1 if smoke else val_every, max_minutes=minutes, device=device,
                         train_from=train_from, ema=ema, keep=keep, fake_weight=fake_weight,
-                        view_sets=view_sets)
+                        view_sets=view_sets, consistency=consistency)
     t1 = time.monotonic()
     run_dir = cache / run_folder(recipe)
+    sources = prepare_sources(shared, cache, limit=1 if smoke else None, log=log)  # cached: a read
+    keys = [view_keys(sources, FAKE_VIEWS, seed) for seed in range(view_sets)]
     summary = train_tail([shards_folder(cache, size, seed) for seed in range(view_sets)], run_dir, recipe,
-                         log=log)
+                         log=log, keys=keys)
     timings["train_min"] = round((time.monotonic() - t1) / 60, 1)
     # the size goes beside the model at once: calibration scores through the signal, which reads it
     onnx_path = export(run_dir / "calibrated.pt", out / MODEL_NAME, size, {"size": size, "flip": flip})
@@ -95,6 +100,8 @@ def run_folder(recipe: TailRecipe) -> str:
         name += f"-fakew{recipe.fake_weight:g}"
     if recipe.view_sets != 1:
         name += f"-views{recipe.view_sets}"
+    if recipe.consistency:
+        name += f"-cons{recipe.consistency:g}"
     return name
 
 
@@ -106,8 +113,9 @@ CALIBRATION_PATH = ("the scan's own analysis: consentry.pipeline.runner.analyse_
 def calibrate(shared: Path, onnx_path: Path, smoke: bool = False, workers: int = 1,
               aggregation: str | None = FIXED_AGGREGATION, flip: bool | None = None) -> dict:
     """Threshold (and, with ``aggregation=None``, the aggregation) chosen on the validation split
-    (never the test split), on scores from the scan's own analysis of each validation file; the
-    model is scored as its JSON says (size; mirror averaging unless ``flip`` is given)."""
+    and the threshold reals (data.splits calib_dfdc; never the test split), on scores from the
+    scan's own analysis of each file; the model is scored as its JSON says (size; mirror
+    averaging unless ``flip`` is given)."""
     from consentry.detector.eval import choose_operating_point, report
     from consentry.detector.scan_scores import score_rows
 
@@ -116,9 +124,14 @@ def calibrate(shared: Path, onnx_path: Path, smoke: bool = False, workers: int =
     if smoke:
         val_rows = sp["val_dfdc"][:4] + [r for r in sp["val_dfdc"] if r.label == "FAKE"][:4]
     scored = score_rows(val_rows, model=onnx_path, workers=workers, flip=flip)
-    op = choose_operating_point(scored, aggregation=aggregation)
+    calib_rows = sp["calib_dfdc"][:4] if smoke else sp["calib_dfdc"]
+    threshold_reals = score_rows(calib_rows, model=onnx_path, workers=workers, flip=flip)
+    op = choose_operating_point(scored, aggregation=aggregation, threshold_reals=threshold_reals)
     val = report(scored, op["threshold"], op["aggregation"], op["top_k"], n_boot=200)
     op["calibrated_on"] = CALIBRATION_PATH
+    op["threshold_reals_left_out"] = {  # no face found, or an error: not in the pooled count
+        "unscored": sum(1 for x in threshold_reals if x.scores is not None and not x.scores.frames),
+        "errors": sum(1 for x in threshold_reals if x.error)}
     op["validation"] = {"frame_auc": val["frame_auc"], "video_auc": val["video_auc"],
                         "n_real": val["n_real"], "n_fake": val["n_fake"],
                         "unscored_items": val["unscored_items"], "errors": len(val["errors"]),
@@ -144,7 +157,8 @@ def recalibrate(shared: Path, onnx_path: Path, workers: int = 1,
     previous = [*meta.get("previous_operating_points", [])]
     if "threshold" in meta:
         previous.append({k: meta.get(k) for k in ("threshold", "aggregation", "threshold_rule",
-                                                  "calibrated_on", "validation_false_positive_rate",
+                                                  "threshold_reals", "calibrated_on",
+                                                  "validation_false_positive_rate",
                                                   "validation_true_positive_rate")})
         previous[-1]["flip"] = previous_flip
         previous[-1]["calibrated_on"] = previous[-1]["calibrated_on"] or (

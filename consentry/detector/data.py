@@ -9,6 +9,9 @@ Splits (fixed, so every run and every report uses the same ones):
 - DFDC crops: the deepfake-dev crops (and every crop of their source videos) are the held-out
   test set. From the rest of ../shared/data/dfdc-faces, ``VAL_GROUPS`` source videos (their REAL
   crop and their FAKE crops) are the validation set; the remaining crops are training data.
+``calib_dfdc``: REAL crops of training source videos that training never reads (past the first
+``READ_REALS`` in ``read_order``) and whose source video has no training fake - threshold
+reals only (build.calibrate), never trained on.
 ``train_dfdc`` / ``train_video`` hold REAL items only (self-blending needs real faces);
 ``train_fakes`` holds DFDC FAKE crops of training source videos - never of a validation or
 test source video - for the second-generation detector (features.py).
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
 FFPP_VAL_IDS = {"183", "253", "469", "481"}
 FFPP_TEST_IDS = {"585", "599", "672", "720", "866", "878"}
 VAL_GROUPS = 400
+READ_SBI, READ_PLAIN = 3000, 6500  # training reals features.prepare_sources reads, in read_order
+READ_REALS = READ_SBI + READ_PLAIN
 DFDC_CROP_PAD = 56  # pad the tight 224 px crops so HOG sees the whole face
 
 
@@ -69,6 +74,14 @@ def dfdc_group(row: Row) -> str:
     return _stem(row.original) if row.label == "FAKE" else _stem(row.file.name)
 
 
+def read_order(train_dfdc: list[Row]) -> list[Row]:
+    """The training reals in the seeded order training reads them (the first READ_SBI become
+    self-blend sources, the next READ_PLAIN plain reals; the rest are never read)."""
+    ordered = list(train_dfdc)
+    random.Random(0).shuffle(ordered)
+    return ordered
+
+
 def splits(shared: Path) -> dict[str, list[Row]]:
     dev = read_labels(shared / "data/deepfake-dev/labels.tsv")
     faces = read_labels(shared / "data/dfdc-faces/labels.tsv")
@@ -79,11 +92,15 @@ def splits(shared: Path) -> dict[str, list[Row]]:
     with_fakes = sorted({dfdc_group(r) for r in rest if r.label == "FAKE"}
                         & {dfdc_group(r) for r in rest if r.label == "REAL"})
     val_groups = set(random.Random(0).sample(with_fakes, VAL_GROUPS))
+    train_dfdc = [r for r in rest if r.label == "REAL" and dfdc_group(r) not in val_groups]
+    # the research dataset's own labelled fakes of the training source videos (features.py)
+    train_fakes = [r for r in rest if r.label == "FAKE" and dfdc_group(r) not in val_groups]
+    faked = {dfdc_group(r) for r in train_fakes}
     return {
-        "train_dfdc": [r for r in rest if r.label == "REAL" and dfdc_group(r) not in val_groups],
+        "train_dfdc": train_dfdc,
         "train_video": [r for r in videos if r.label == "REAL" and not ffpp_ids(r)],
-        # the research dataset's own labelled fakes of the training source videos (features.py)
-        "train_fakes": [r for r in rest if r.label == "FAKE" and dfdc_group(r) not in val_groups],
+        "train_fakes": train_fakes,
+        "calib_dfdc": [r for r in read_order(train_dfdc)[READ_REALS:] if dfdc_group(r) not in faked],
         "val_dfdc": [r for r in rest if dfdc_group(r) in val_groups],
         "val_video": [r for r in videos if ffpp_ids(r) and ffpp_ids(r) <= FFPP_VAL_IDS],
         "test_dfdc": dev_crops,

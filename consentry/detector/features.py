@@ -28,12 +28,23 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from consentry.detector.data import DFDC_CROP_PAD, cut, dfdc_group, face_finder, splits, video_faces
+from consentry.detector.data import (
+    DFDC_CROP_PAD,
+    READ_PLAIN,
+    READ_SBI,
+    cut,
+    dfdc_group,
+    face_finder,
+    read_order,
+    splits,
+    video_faces,
+)
 from consentry.detector.geometry import crop_box
 from consentry.detector.views import pair_views, single_view, to_size
 
 FROZEN_BLOCKS = 11  # stem + blocks 0-10 frozen (through the 112-channel stage); blocks 11-15 + head trained
 SHARD = 512
+FAKE_VIEWS = 2  # views of each labelled fake per view set (build_cache)
 
 
 def _rgb(path: str | Path) -> np.ndarray:
@@ -67,17 +78,16 @@ def fixed_box_landmarker(paths: list[Path], log=print):
     return landmarks
 
 
-def prepare_sources(shared: Path, cache: Path, n_sbi: int = 3000, n_plain: int = 6500, video_step: int = 12,
-                    val_step: int = 15, limit: int | None = None, log=print) -> dict:
+def prepare_sources(shared: Path, cache: Path, video_step: int = 12, val_step: int = 15,
+                    limit: int | None = None, log=print) -> dict:
     """Lists (and landmarks, video frames) of what the views are made from -> cache/sources.json."""
     out = cache / "sources.json"
     if out.is_file():
         return json.loads(out.read_text())
     sp = splits(shared)
-    rng = random.Random(0)
-    reals = [str(r.file) for r in sp["train_dfdc"]]
-    rng.shuffle(reals)
-    n_sbi, n_plain = (8, 8) if limit else (n_sbi, n_plain)
+    # data.READ_*: the unread rest is the calibration's threshold reals (data.splits calib_dfdc)
+    reals = [str(r.file) for r in read_order(sp["train_dfdc"])]
+    n_sbi, n_plain = (8, 8) if limit else (READ_SBI, READ_PLAIN)
     landmark = fixed_box_landmarker([Path(p) for p in reals[:60]], log)
     sbi = [{"path": p, "lm": landmark(_rgb(p)).tolist(), "whole": True} for p in reals[:n_sbi]]
     log(f"landmarked {len(sbi)} DFDC real crops")
@@ -147,6 +157,19 @@ def _jobs(sources: dict, fake_views: int, seed: int) -> list[tuple[str, int, int
     return jobs
 
 
+def view_keys(sources: dict, fake_views: int, seed: int) -> np.ndarray:
+    """For each view of set ``seed``, in shard order, the number of the face view it is (the
+    same in every set: a pair's real view, its self-blend, a plain real, a fake's v-th view), so
+    training can pair one face's views across sets (train_tail, ``consistency``)."""
+    canonical = sorted(_jobs(sources, fake_views, 0))
+    number = {}
+    for job in canonical:
+        for part in range(2 if job[0] == "pair" else 1):
+            number[job, part] = len(number)
+    return np.array([number[job, part] for job in _jobs(sources, fake_views, seed)
+                     for part in range(2 if job[0] == "pair" else 1)], np.int64)
+
+
 View = tuple[np.ndarray, int, str]  # image, label (1 = manipulated), kind (real / sbi / fake)
 
 
@@ -168,7 +191,7 @@ def shards_folder(cache: Path, size: int, seed: int = 0) -> Path:
     return cache / (f"shards{size}" if seed == 0 else f"shards{size}-seed{seed}")
 
 
-def build_cache(shared: Path, cache: Path, size: int = 224, fake_views: int = 2, seed: int = 0,
+def build_cache(shared: Path, cache: Path, size: int = 224, fake_views: int = FAKE_VIEWS, seed: int = 0,
                 limit: int | None = None, threads: int = 2, log=print) -> dict:
     """Render every view, run the frozen trunk, write shards (resumes: finished shards are kept)."""
     from consentry.onnxrt import load_onnxruntime

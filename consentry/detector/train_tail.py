@@ -44,6 +44,9 @@ class TailRecipe:
     keep: str = "best"
     fake_weight: float = 1.0  # loss weight of the labelled DFDC fake views (self-blends stay 1)
     view_sets: int = 1  # sets of augmented views trained on (features.shards_folder, seeds 0..)
+    # seventh attempt: weight of the squared logit difference between two views of one face
+    # drawn from two view sets (0 = off): the score a face gets should not hang on its re-encode
+    consistency: float = 0.0
 
 
 def load_shards(folders: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -68,6 +71,38 @@ def load_shards(folders: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray
         at += len(part)
     assert feats is not None and at == len(labels)
     return feats, labels, kinds
+
+
+def pair_index(keys: list[np.ndarray]) -> np.ndarray:
+    """(faces, sets) -> the row of face f's view in set s, rows numbered as load_shards
+    concatenates the sets (``keys``: features.view_keys of each set, in load order)."""
+    n = len(keys[0])
+    table = np.empty((n, len(keys)), np.int64)
+    at = 0
+    for s, k in enumerate(keys):
+        if len(k) != n or len(np.unique(k)) != n:
+            raise ValueError("every view set must hold each face view once (a partial cache?)")
+        table[k, s] = at + np.arange(n)
+        at += n
+    return table
+
+
+def batch_rows(step: int, recipe: TailRecipe, n_rows: int, pairs: np.ndarray | None) -> np.ndarray:
+    """The rows of one step, the same after a resume: a permutation of all views per epoch, or
+    with ``pairs`` batch/2 faces, each seen in two different view sets."""
+    steps_per_epoch = n_rows // recipe.batch
+    epoch, at = divmod(step, steps_per_epoch)
+    if pairs is None:
+        order = np.random.default_rng([recipe.seed, epoch]).permutation(n_rows)
+        return order[at * recipe.batch:(at + 1) * recipe.batch]
+    half = recipe.batch // 2
+    faces_per_pass = len(pairs) // half  # steps to see every face once, two of its views
+    cycle, at = divmod(step, faces_per_pass)
+    faces = np.random.default_rng([recipe.seed, cycle, 1]).permutation(len(pairs))[at * half:(at + 1) * half]
+    rng = np.random.default_rng([recipe.seed, step, 2])
+    first = rng.integers(0, pairs.shape[1], half)
+    second = (first + rng.integers(1, pairs.shape[1], half)) % pairs.shape[1]  # never the same set
+    return np.concatenate([pairs[faces, first], pairs[faces, second]])
 
 
 def tail_logits(model, feats, train_from: int = FROZEN_BLOCKS):
@@ -163,9 +198,10 @@ def _log_loss(logits: np.ndarray, labels: np.ndarray, a: float = 1.0, b: float =
     return float(-(labels * np.log(p) + (1 - labels) * np.log(1 - p)).mean())
 
 
-def train_tail(shards: list[Path], out: Path, recipe: TailRecipe, log=print) -> dict:
+def train_tail(shards: list[Path], out: Path, recipe: TailRecipe, log=print,
+               keys: list[np.ndarray] | None = None) -> dict:
     """Train on the views in ``shards`` (folders of one or more view sets; the first holds
-    val.npz)."""
+    val.npz). ``recipe.consistency`` needs ``keys`` (features.view_keys of each set)."""
     import torch
 
     from consentry.detector.train import build_model
@@ -206,13 +242,16 @@ def train_tail(shards: list[Path], out: Path, recipe: TailRecipe, log=print) -> 
         ema.load_state_dict(resumed["ema"])
     kept = ema.module if ema is not None else model  # the weights validated, kept and exported
     weights = np.where(kinds == "fake", recipe.fake_weight, 1.0).astype(np.float32)
+    pairs = None
+    if recipe.consistency:
+        if keys is None or len(keys) < 2:
+            raise ValueError("the consistency term needs two or more view sets and their view keys")
+        pairs = pair_index(keys)
     start = time.monotonic() - state["minutes"] * 60
     losses: list[float] = []
     step = state["step"]
     while step < total:
-        epoch = step // steps_per_epoch
-        order = np.random.default_rng([recipe.seed, epoch]).permutation(len(feats))
-        idx = order[(step % steps_per_epoch) * recipe.batch:(step % steps_per_epoch + 1) * recipe.batch]
+        idx = batch_rows(step, recipe, len(feats), pairs)
         # warm-up then cosine over whichever budget (steps or minutes) runs out first: on a
         # loaded machine the run still ends at a low learning rate
         progress = min(1.0, max(step / total, (time.monotonic() - start) / 60 / recipe.max_minutes))
@@ -227,6 +266,9 @@ def train_tail(shards: list[Path], out: Path, recipe: TailRecipe, log=print) -> 
         w = torch.from_numpy(weights[idx]).to(dev)
         per_view = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
         loss = (per_view * w).sum() / w.sum()
+        if pairs is not None:  # the batch's halves are the same faces in two view sets
+            a, b = logits.chunk(2)
+            loss = loss + recipe.consistency * ((a - b) ** 2).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
