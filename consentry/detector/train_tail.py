@@ -81,7 +81,7 @@ def pair_index(keys: list[np.ndarray]) -> np.ndarray:
     at = 0
     for s, k in enumerate(keys):
         if len(k) != n or len(np.unique(k)) != n:
-            raise ValueError("every view set must hold each face view once (a partial cache?)")
+            raise ValueError("every view set must hold each face view once")
         table[k, s] = at + np.arange(n)
         at += n
     return table
@@ -246,6 +246,11 @@ def train_tail(shards: list[Path], out: Path, recipe: TailRecipe, log=print,
     if recipe.consistency:
         if keys is None or len(keys) < 2:
             raise ValueError("the consistency term needs two or more view sets and their view keys")
+        # the keys come from the sources, the rows from the shards on disk: a missing shard
+        # would shift every later row under its key
+        if sum(len(k) for k in keys) != len(feats):
+            raise ValueError(f"{len(feats)} views on disk, {sum(len(k) for k in keys)} expected: "
+                             "the consistency term needs every view set complete (a partial cache?)")
         pairs = pair_index(keys)
     start = time.monotonic() - state["minutes"] * 60
     losses: list[float] = []
